@@ -1,0 +1,254 @@
+//! Recurring tasks: the pattern and the arithmetic of the next due date.
+
+use chrono::{DateTime, Days, Months, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The largest `interval` a pattern accepts.
+pub const MAX_INTERVAL: u32 = 365;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Frequency {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+/// `{"frequency": "weekly", "interval": 2}`: every `interval` units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawPattern")]
+pub struct RecurrencePattern {
+    frequency: Frequency,
+    interval: u32,
+}
+
+/// The wire shape, checked by `TryFrom`. `interval` defaults to 1.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    frequency: Frequency,
+    #[serde(default = "one")]
+    interval: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("interval must be between 1 and {MAX_INTERVAL}, got {0}")]
+pub struct IntervalError(pub i64);
+
+impl TryFrom<RawPattern> for RecurrencePattern {
+    type Error = IntervalError;
+
+    fn try_from(raw: RawPattern) -> Result<Self, Self::Error> {
+        Self::new(raw.frequency, raw.interval)
+    }
+}
+
+impl RecurrencePattern {
+    pub fn new(frequency: Frequency, interval: i64) -> Result<Self, IntervalError> {
+        match u32::try_from(interval) {
+            Ok(n) if (1..=MAX_INTERVAL).contains(&n) => Ok(Self {
+                frequency,
+                interval: n,
+            }),
+            _ => Err(IntervalError(interval)),
+        }
+    }
+
+    pub fn frequency(&self) -> Frequency {
+        self.frequency
+    }
+
+    pub fn interval(&self) -> u32 {
+        self.interval
+    }
+}
+
+/// The due date of the occurrence after one due at `from`: `interval` days,
+/// weeks or months later, at the same time of day (UTC). Months keep the day
+/// of the month, clamped to the last day of a shorter month (Jan 31 + 1 month
+/// = Feb 28, or 29 in a leap year). Saturates at chrono's maximum date,
+/// which dates with four-digit years never reach.
+pub fn next_due(pattern: &RecurrencePattern, from: DateTime<Utc>) -> DateTime<Utc> {
+    let n = u64::from(pattern.interval);
+    let next = match pattern.frequency {
+        Frequency::Daily => from.checked_add_days(Days::new(n)),
+        Frequency::Weekly => from.checked_add_days(Days::new(7 * n)),
+        // chrono clamps to the month's last day, exactly our rule.
+        Frequency::Monthly => from.checked_add_months(Months::new(pattern.interval)),
+    };
+    next.unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{format_utc, parse_utc};
+    use serde_json::json;
+
+    fn pattern(frequency: Frequency, interval: i64) -> RecurrencePattern {
+        RecurrencePattern::new(frequency, interval).unwrap()
+    }
+
+    fn next(frequency: Frequency, interval: i64, from: &str) -> String {
+        format_utc(next_due(
+            &pattern(frequency, interval),
+            parse_utc(from).unwrap(),
+        ))
+    }
+
+    #[test]
+    fn daily_adds_days_keeping_the_time() {
+        assert_eq!(
+            next(Frequency::Daily, 1, "2026-01-31T09:15:00Z"),
+            "2026-02-01T09:15:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Daily, 3, "2026-12-30T23:59:59.5Z"),
+            "2027-01-02T23:59:59.500000Z"
+        );
+    }
+
+    #[test]
+    fn daily_crosses_leap_days() {
+        assert_eq!(
+            next(Frequency::Daily, 1, "2028-02-28T08:00:00Z"),
+            "2028-02-29T08:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Daily, 1, "2027-02-28T08:00:00Z"),
+            "2027-03-01T08:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Daily, 365, "2028-01-01T00:00:00Z"),
+            "2028-12-31T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn weekly_adds_seven_days_per_interval() {
+        assert_eq!(
+            next(Frequency::Weekly, 1, "2026-12-28T10:00:00Z"),
+            "2027-01-04T10:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Weekly, 2, "2028-02-20T10:00:00Z"),
+            "2028-03-05T10:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn monthly_keeps_the_day_of_month() {
+        assert_eq!(
+            next(Frequency::Monthly, 1, "2026-01-15T07:30:00Z"),
+            "2026-02-15T07:30:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 3, "2026-05-10T07:30:00Z"),
+            "2026-08-10T07:30:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn monthly_clamps_to_the_last_day() {
+        assert_eq!(
+            next(Frequency::Monthly, 1, "2026-01-31T12:00:00Z"),
+            "2026-02-28T12:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 1, "2028-01-31T12:00:00Z"),
+            "2028-02-29T12:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 1, "2026-03-31T12:00:00Z"),
+            "2026-04-30T12:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 12, "2028-02-29T12:00:00Z"),
+            "2029-02-28T12:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 48, "2028-02-29T12:00:00Z"),
+            "2032-02-29T12:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn monthly_does_not_carry_a_clamp_forward() {
+        // Each step starts from the previous due date, so after clamping to
+        // Feb 28 the series continues on the 28th.
+        let p = pattern(Frequency::Monthly, 1);
+        let feb = next_due(&p, parse_utc("2026-01-31T00:00:00Z").unwrap());
+        assert_eq!(format_utc(next_due(&p, feb)), "2026-03-28T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn monthly_crosses_the_year() {
+        assert_eq!(
+            next(Frequency::Monthly, 1, "2026-12-31T23:00:00Z"),
+            "2027-01-31T23:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 12, "2026-12-05T00:00:00Z"),
+            "2027-12-05T00:00:00.000000Z"
+        );
+        assert_eq!(
+            next(Frequency::Monthly, 13, "2026-11-30T00:00:00Z"),
+            "2027-12-30T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn saturates_instead_of_overflowing() {
+        assert_eq!(
+            next_due(&pattern(Frequency::Monthly, 365), DateTime::<Utc>::MAX_UTC),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    #[test]
+    fn interval_bounds() {
+        assert!(RecurrencePattern::new(Frequency::Daily, 1).is_ok());
+        assert!(RecurrencePattern::new(Frequency::Daily, 365).is_ok());
+        for bad in [0, -1, 366, i64::MAX] {
+            assert_eq!(
+                RecurrencePattern::new(Frequency::Daily, bad),
+                Err(IntervalError(bad))
+            );
+        }
+    }
+
+    #[test]
+    fn serializes_as_frequency_and_interval() {
+        assert_eq!(
+            serde_json::to_value(pattern(Frequency::Weekly, 2)).unwrap(),
+            json!({"frequency": "weekly", "interval": 2})
+        );
+    }
+
+    #[test]
+    fn deserializes_with_checks() {
+        let p: RecurrencePattern =
+            serde_json::from_value(json!({"frequency": "monthly", "interval": 12})).unwrap();
+        assert_eq!((p.frequency(), p.interval()), (Frequency::Monthly, 12));
+        let p: RecurrencePattern = serde_json::from_value(json!({"frequency": "daily"})).unwrap();
+        assert_eq!(p.interval(), 1);
+        for bad in [
+            json!({"frequency": "yearly", "interval": 1}),
+            json!({"frequency": "daily", "interval": 0}),
+            json!({"frequency": "daily", "interval": 366}),
+            json!({"frequency": "daily", "interval": 1.5}),
+            json!({"frequency": "daily", "interval": "2"}),
+            json!({"interval": 2}),
+            json!({"frequency": "daily", "interval": 1, "until": "x"}),
+        ] {
+            assert!(
+                serde_json::from_value::<RecurrencePattern>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

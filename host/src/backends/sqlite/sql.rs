@@ -1,0 +1,325 @@
+//! `sql` on SQLite: one writer connection (SQLite has one writer at a time,
+//! so the host queues writers instead of letting them spin on SQLITE_BUSY)
+//! and a small pool of read-only connections.
+
+use super::{blocking, open};
+use crate::backends::sql::{Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
+use async_trait::async_trait;
+use rusqlite::{types::ValueRef, Connection, ErrorCode};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::{OwnedMutexGuard, Semaphore};
+
+const READERS: usize = 4;
+
+pub struct SqliteSql {
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_permits: Arc<Semaphore>,
+}
+
+impl SqliteSql {
+    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
+        let writer = open(&path)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let conn = open(&path)?;
+                conn.execute_batch("PRAGMA query_only = ON;")?;
+                Ok(conn)
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Self {
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    /// Runs `f` on the writer connection.
+    async fn with_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+    ) -> T {
+        let mut guard = self.writer.clone().lock_owned().await;
+        blocking(move || f(&mut guard)).await
+    }
+}
+
+#[async_trait]
+impl Sql for SqliteSql {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, SqlError> {
+        let statement = statement.to_owned();
+        self.with_writer(move |conn| execute(conn, &statement, &params)).await
+    }
+
+    async fn query(&self, statement: &str, params: Vec<Value>) -> Result<RowSet, SqlError> {
+        let _permit = self.reader_permits.acquire().await.expect("semaphore closed");
+        let conn = self.readers.lock().unwrap().pop().expect("a reader per permit");
+        let statement = statement.to_owned();
+        let (conn, result) = blocking(move || {
+            let result = query(&conn, &statement, &params);
+            (conn, result)
+        })
+        .await;
+        self.readers.lock().unwrap().push(conn);
+        result
+    }
+
+    async fn begin(&self) -> Result<Box<dyn SqlTransaction>, SqlError> {
+        let guard = self.writer.clone().lock_owned().await;
+        let guard = blocking(move || {
+            guard.execute_batch("BEGIN IMMEDIATE").map(|_| guard)
+        })
+        .await
+        .map_err(map_err)?;
+        Ok(Box::new(SqliteTransaction { conn: Some(guard) }))
+    }
+
+    async fn ping(&self) -> Result<(), SqlError> {
+        self.query("SELECT 1", vec![]).await.map(|_| ())
+    }
+}
+
+/// Holds the writer connection from BEGIN to COMMIT / ROLLBACK.
+struct SqliteTransaction {
+    conn: Option<OwnedMutexGuard<Connection>>,
+}
+
+impl SqliteTransaction {
+    async fn run<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<T, SqlError> + Send + 'static,
+    ) -> Result<T, SqlError> {
+        let mut conn = self.conn.take().ok_or(SqlError::TransactionClosed)?;
+        let (conn, result) = blocking(move || {
+            let result = f(&mut conn);
+            (conn, result)
+        })
+        .await;
+        self.conn = Some(conn);
+        result
+    }
+
+    async fn finish(&mut self, sql: &'static str) -> Result<(), SqlError> {
+        let conn = self.conn.take().ok_or(SqlError::TransactionClosed)?;
+        blocking(move || match conn.execute_batch(sql) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // A failed COMMIT leaves the transaction open: end it so the
+                // writer connection goes back clean.
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(map_err(e))
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SqlTransaction for SqliteTransaction {
+    async fn execute(&mut self, statement: &str, params: Vec<Value>) -> Result<u64, SqlError> {
+        let statement = statement.to_owned();
+        self.run(move |conn| execute(conn, &statement, &params)).await
+    }
+
+    async fn query(&mut self, statement: &str, params: Vec<Value>) -> Result<RowSet, SqlError> {
+        let statement = statement.to_owned();
+        self.run(move |conn| query(conn, &statement, &params)).await
+    }
+
+    async fn execute_script(&mut self, script: &str) -> Result<(), SqlError> {
+        let script = script.to_owned();
+        self.run(move |conn| conn.execute_batch(&script).map_err(map_err)).await
+    }
+
+    async fn commit(&mut self) -> Result<(), SqlError> {
+        self.finish("COMMIT").await
+    }
+
+    async fn rollback(&mut self) -> Result<(), SqlError> {
+        self.finish("ROLLBACK").await
+    }
+}
+
+impl Drop for SqliteTransaction {
+    /// A transaction abandoned by a trapped or timed-out guest: roll back
+    /// before the writer connection is released.
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rolling back an abandoned transaction");
+            }
+        }
+    }
+}
+
+fn execute(conn: &Connection, statement: &str, params: &[Value]) -> Result<u64, SqlError> {
+    let mut stmt = conn.prepare_cached(statement).map_err(map_err)?;
+    bind(&mut stmt, params)?;
+    stmt.raw_execute().map(|n| n as u64).map_err(map_err)
+}
+
+fn query(conn: &Connection, statement: &str, params: &[Value]) -> Result<RowSet, SqlError> {
+    let mut stmt = conn.prepare_cached(statement).map_err(map_err)?;
+    bind(&mut stmt, params)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let booleans: Vec<bool> = stmt
+        .columns()
+        .iter()
+        .map(|c| c.decl_type().is_some_and(|t| t.eq_ignore_ascii_case("BOOLEAN")))
+        .collect();
+    let mut rows = Vec::new();
+    let mut raw = stmt.raw_query();
+    while let Some(row) = raw.next().map_err(map_err)? {
+        let values = (0..columns.len())
+            .map(|i| row.get_ref(i).map(|v| to_value(v, booleans[i])))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(map_err)?;
+        rows.push(values);
+    }
+    Ok(RowSet { columns, rows })
+}
+
+/// Binds `$N` placeholders to `params[N-1]` (and plain `?` by position), so
+/// statements written for PostgreSQL run unchanged.
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<(), SqlError> {
+    let count = stmt.parameter_count();
+    let mut highest = 0;
+    for index in 1..=count {
+        let position = match stmt.parameter_name(index) {
+            None => index,
+            Some(name) => name
+                .strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| SqlError::InvalidStatement(format!("placeholder {name}: use $1, $2, ...")))?,
+        };
+        let value = params.get(position.wrapping_sub(1)).ok_or_else(|| {
+            SqlError::InvalidStatement(format!("placeholder ${position} has no parameter ({} given)", params.len()))
+        })?;
+        highest = highest.max(position);
+        stmt.raw_bind_parameter(index, to_sql(value)).map_err(map_err)?;
+    }
+    if highest != params.len() {
+        return Err(SqlError::InvalidStatement(format!(
+            "{} parameters given, the statement uses {highest}",
+            params.len()
+        )));
+    }
+    Ok(())
+}
+
+fn to_sql(value: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match value {
+        Value::Null => V::Null,
+        Value::Boolean(b) => V::Integer(*b as i64),
+        Value::Integer(i) => V::Integer(*i),
+        Value::Real(f) => V::Real(*f),
+        Value::Text(s) => V::Text(s.clone()),
+        Value::Blob(b) => V::Blob(b.clone()),
+    }
+}
+
+fn to_value(value: ValueRef<'_>, boolean: bool) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) if boolean => Value::Boolean(i != 0),
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+fn map_err(e: rusqlite::Error) -> SqlError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::ConstraintViolation => SqlError::ConstraintViolation(e.to_string()),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => SqlError::Unavailable(e.to_string()),
+            ErrorCode::ReadOnly | ErrorCode::ApiMisuse => SqlError::InvalidStatement(e.to_string()),
+            _ if e.to_string().contains("no such") || e.to_string().contains("syntax error") => {
+                SqlError::InvalidStatement(e.to_string())
+            }
+            _ => SqlError::Other(e.to_string()),
+        },
+        rusqlite::Error::SqlInputError { .. }
+        | rusqlite::Error::InvalidParameterName(_)
+        | rusqlite::Error::InvalidParameterCount(..)
+        | rusqlite::Error::InvalidColumnIndex(_)
+        | rusqlite::Error::MultipleStatement => SqlError::InvalidStatement(e.to_string()),
+        _ => SqlError::Other(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> (tempfile::TempDir, SqliteSql) {
+        let dir = tempfile::tempdir().unwrap();
+        let sql = SqliteSql::open(dir.path().join("app.db")).unwrap();
+        sql.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, done BOOLEAN)", vec![])
+            .await
+            .unwrap();
+        (dir, sql)
+    }
+
+    #[tokio::test]
+    async fn binds_numbered_placeholders_out_of_order_and_reports_booleans() {
+        let (_dir, sql) = db().await;
+        let n = sql
+            .execute(
+                "INSERT INTO t (done, name) VALUES ($2, $1)",
+                vec![Value::Text("a".into()), Value::Boolean(true)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let rows = sql
+            .query("SELECT name, done FROM t WHERE name = $1 OR name = $1", vec![Value::Text("a".into())])
+            .await
+            .unwrap();
+        assert_eq!(rows.columns, vec!["name", "done"]);
+        assert_eq!(rows.rows, vec![vec![Value::Text("a".into()), Value::Boolean(true)]]);
+    }
+
+    #[tokio::test]
+    async fn maps_errors() {
+        let (_dir, sql) = db().await;
+        sql.execute("INSERT INTO t (name) VALUES ($1)", vec![Value::Text("a".into())]).await.unwrap();
+        let dup = sql.execute("INSERT INTO t (name) VALUES ($1)", vec![Value::Text("a".into())]).await;
+        assert!(matches!(dup, Err(SqlError::ConstraintViolation(_))), "{dup:?}");
+        let bad = sql.query("SELEC nonsense", vec![]).await;
+        assert!(matches!(bad, Err(SqlError::InvalidStatement(_))), "{bad:?}");
+        let missing = sql.execute("INSERT INTO t (name) VALUES ($2)", vec![Value::Text("a".into())]).await;
+        assert!(matches!(missing, Err(SqlError::InvalidStatement(_))), "{missing:?}");
+        let write_on_reader = sql.query("DELETE FROM t RETURNING id", vec![]).await;
+        assert!(matches!(write_on_reader, Err(SqlError::InvalidStatement(_))), "{write_on_reader:?}");
+    }
+
+    #[tokio::test]
+    async fn transactions_commit_roll_back_and_roll_back_on_drop() {
+        let (_dir, sql) = db().await;
+        let mut tx = sql.begin().await.unwrap();
+        tx.execute("INSERT INTO t (name) VALUES ('kept')", vec![]).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(tx.commit().await, Err(SqlError::TransactionClosed));
+
+        let mut tx = sql.begin().await.unwrap();
+        tx.execute("INSERT INTO t (name) VALUES ('undone')", vec![]).await.unwrap();
+        tx.rollback().await.unwrap();
+
+        let mut tx = sql.begin().await.unwrap();
+        tx.execute("INSERT INTO t (name) VALUES ('dropped')", vec![]).await.unwrap();
+        drop(tx);
+
+        let rows = sql.query("SELECT name FROM t ORDER BY name", vec![]).await.unwrap();
+        assert_eq!(rows.rows, vec![vec![Value::Text("kept".into())]]);
+    }
+}

@@ -1,0 +1,141 @@
+//! `state` on SQLite: one table, expiry as a timestamp; expired rows read as
+//! absent and are purged in the background.
+
+use super::{blocking, is_busy, now_millis, open};
+use crate::backends::state::{State, StateError};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+pub struct SqliteState {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteState {
+    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
+        let conn = open(&path)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS kv (
+                 key        TEXT PRIMARY KEY,
+                 value      BLOB NOT NULL,
+                 expires_at INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;",
+        )?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StateError> {
+        let conn = self.conn.clone();
+        blocking(move || f(&conn.lock().unwrap()))
+            .await
+            .map_err(|e| if is_busy(&e) { StateError::Unavailable(e.to_string()) } else { StateError::Other(e.to_string()) })
+    }
+
+    /// Deletes expired keys every `every`, for as long as the process runs.
+    pub fn spawn_purger(self: &Arc<Self>, every: Duration) {
+        let this = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(this) = this.upgrade() else { return };
+                let purged = this
+                    .run(|c| c.execute("DELETE FROM kv WHERE expires_at <= ?1", [now_millis()]))
+                    .await;
+                if let Err(e) = purged {
+                    tracing::warn!(error = %e, "purging expired state keys");
+                }
+            }
+        });
+    }
+}
+
+fn expiry(ttl: Option<Duration>) -> Option<i64> {
+    ttl.map(|t| now_millis() + t.as_millis() as i64)
+}
+
+#[async_trait]
+impl State for SqliteState {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            c.prepare_cached("SELECT value FROM kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)")?
+                .query_row(params![key, now_millis()], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StateError> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+            )?
+            .execute(params![key, value, expiry(ttl)])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StateError> {
+        let key = key.to_owned();
+        self.run(move |c| c.prepare_cached("DELETE FROM kv WHERE key = ?1")?.execute([key]).map(|_| ()))
+            .await
+    }
+
+    async fn set_if_absent(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<bool, StateError> {
+        let key = key.to_owned();
+        // One statement, so atomic: it inserts, or overwrites only an expired row.
+        self.run(move |c| {
+            let now = now_millis();
+            c.prepare_cached(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+                 WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4",
+            )?
+            .execute(params![key, value, expiry(ttl), now])
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StateError> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn set_if_absent_is_exclusive_and_respects_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(SqliteState::open(dir.path().join("state.db")).unwrap());
+        let racers = (0..16).map(|i| {
+            let state = state.clone();
+            tokio::spawn(async move { state.set_if_absent("k", vec![i], None).await.unwrap() })
+        });
+        let wins = futures::future::join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+        assert_eq!(wins, 1);
+
+        assert!(state.set_if_absent("short", b"a".to_vec(), Some(Duration::from_millis(50))).await.unwrap());
+        assert!(!state.set_if_absent("short", b"b".to_vec(), None).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(state.get("short").await.unwrap(), None);
+        assert!(state.set_if_absent("short", b"c".to_vec(), None).await.unwrap());
+        assert_eq!(state.get("short").await.unwrap(), Some(b"c".to_vec()));
+        state.delete("short").await.unwrap();
+        assert_eq!(state.get("short").await.unwrap(), None);
+    }
+}

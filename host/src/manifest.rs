@@ -1,0 +1,240 @@
+//! `spin.toml`: Spin manifest version 2 (`[application]`, `[component.<id>]`
+//! with `source` and `build`, `[[trigger.http]]`), extended with
+//! `[[trigger.pubsub]]` subscriptions and `[[trigger.cron]]` schedules.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct Manifest {
+    pub spin_manifest_version: u32,
+    pub application: Application,
+    #[serde(default)]
+    pub trigger: Triggers,
+    #[serde(default)]
+    pub component: BTreeMap<String, ComponentSpec>,
+    /// The directory holding the manifest: relative paths start there.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Application {
+    pub name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Triggers {
+    #[serde(default)]
+    pub http: Vec<HttpTrigger>,
+    #[serde(default)]
+    pub pubsub: Vec<PubSubTrigger>,
+    #[serde(default)]
+    pub cron: Vec<CronTrigger>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTrigger {
+    /// An exact path, or a prefix ending in `/...` (which also matches the
+    /// prefix itself), as in Spin.
+    pub route: String,
+    pub component: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PubSubTrigger {
+    pub topic: String,
+    pub component: String,
+    /// Where events go after `max_attempts` failures or a `drop`;
+    /// default `<topic>-dlq`.
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait before the first redelivery, doubled each time up to
+    /// `max_backoff_ms`.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_initial_backoff_ms() -> u64 {
+    500
+}
+fn default_max_backoff_ms() -> u64 {
+    30_000
+}
+
+impl PubSubTrigger {
+    pub fn dead_letter_topic(&self) -> String {
+        self.dead_letter_topic.clone().unwrap_or_else(|| format!("{}-dlq", self.topic))
+    }
+    pub fn initial_backoff(&self) -> Duration {
+        Duration::from_millis(self.initial_backoff_ms)
+    }
+    pub fn max_backoff(&self) -> Duration {
+        Duration::from_millis(self.max_backoff_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronTrigger {
+    /// `@every <n>ms|s|m|h`, or a cron expression with seconds
+    /// (`sec min hour day-of-month month day-of-week`), as Dapr's cron binding.
+    pub schedule: String,
+    pub component: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ComponentSpec {
+    /// The component's `.wasm` file.
+    pub source: PathBuf,
+    #[serde(default)]
+    pub build: Option<BuildSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    /// A shell command, run in `workdir`.
+    pub command: String,
+    #[serde(default)]
+    pub workdir: Option<PathBuf>,
+    /// Globs of the files the build reads: the component is stale when one
+    /// is newer than its source.
+    #[serde(default)]
+    pub watch: Vec<String>,
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut manifest: Manifest = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        manifest.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if manifest.dir.as_os_str().is_empty() {
+            manifest.dir = PathBuf::from(".");
+        }
+        manifest.validate().with_context(|| format!("checking {}", path.display()))?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.spin_manifest_version != 2 {
+            bail!("spin_manifest_version must be 2, got {}", self.spin_manifest_version);
+        }
+        let triggered = self.trigger.http.iter().map(|t| (&t.component, "http"))
+            .chain(self.trigger.pubsub.iter().map(|t| (&t.component, "pubsub")))
+            .chain(self.trigger.cron.iter().map(|t| (&t.component, "cron")));
+        for (component, kind) in triggered {
+            if !self.component.contains_key(component) {
+                bail!("a [[trigger.{kind}]] names component {component:?}, which has no [component.{component}]");
+            }
+        }
+        for t in &self.trigger.http {
+            if !t.route.starts_with('/') {
+                bail!("route {:?} must start with '/'", t.route);
+            }
+        }
+        for t in &self.trigger.pubsub {
+            if t.max_attempts == 0 {
+                bail!("[[trigger.pubsub]] for {:?}: max_attempts must be at least 1", t.component);
+            }
+        }
+        Ok(())
+    }
+
+    /// The component's source, resolved against the manifest's directory.
+    pub fn source_path(&self, spec: &ComponentSpec) -> PathBuf {
+        self.dir.join(&spec.source)
+    }
+
+    /// The component serving `path`: an exact route, else the longest
+    /// matching `/...` prefix.
+    pub fn route(&self, path: &str) -> Option<&HttpTrigger> {
+        self.trigger
+            .http
+            .iter()
+            .filter_map(|t| route_match(&t.route, path).map(|len| (len, t)))
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, t)| t)
+    }
+}
+
+/// How specific a match of `route` to `path` is, or None.
+fn route_match(route: &str, path: &str) -> Option<usize> {
+    match route.strip_suffix("/...") {
+        Some(prefix) => {
+            let rest = path.strip_prefix(prefix)?;
+            (rest.is_empty() || rest.starts_with('/')).then_some(prefix.len())
+        }
+        None => (route == path).then_some(usize::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(text: &str) -> anyhow::Result<Manifest> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("spin.toml");
+        std::fs::write(&path, text)?;
+        Manifest::load(&path)
+    }
+
+    const BASE: &str = r#"
+        spin_manifest_version = 2
+        [application]
+        name = "t"
+        [[trigger.http]]
+        route = "/api/todos/..."
+        component = "api"
+        [[trigger.http]]
+        route = "/api/todos/special"
+        component = "other"
+        [[trigger.pubsub]]
+        topic = "task-events"
+        component = "other"
+        [component.api]
+        source = "api.wasm"
+        [component.api.build]
+        command = "make"
+        [component.other]
+        source = "other.wasm"
+    "#;
+
+    #[test]
+    fn routes_exact_then_longest_prefix() {
+        let m = manifest(BASE).unwrap();
+        assert_eq!(m.route("/api/todos").unwrap().component, "api");
+        assert_eq!(m.route("/api/todos/1/history").unwrap().component, "api");
+        assert_eq!(m.route("/api/todos/special").unwrap().component, "other");
+        assert!(m.route("/api/todosx").is_none());
+        assert!(m.route("/").is_none());
+        assert_eq!(m.trigger.pubsub[0].dead_letter_topic(), "task-events-dlq");
+        assert_eq!(m.trigger.pubsub[0].max_attempts, 5);
+    }
+
+    #[test]
+    fn rejects_unknown_components_versions_and_keys() {
+        let err = manifest(&BASE.replace("component = \"other\"\n        [component", "component = \"nope\"\n        [component")).unwrap_err();
+        assert!(format!("{err:#}").contains("\"nope\""), "{err:#}");
+        let err = manifest(&BASE.replace("= 2", "= 1")).unwrap_err();
+        assert!(format!("{err:#}").contains("must be 2"), "{err:#}");
+        let err = manifest(&BASE.replace("topic =", "topik =")).unwrap_err();
+        assert!(format!("{err:#}").contains("topik"), "{err:#}");
+    }
+}

@@ -1,0 +1,163 @@
+//! The transactional outbox: events are written to the `outbox` table in the
+//! same transaction as the change that caused them, and a relay moves them
+//! to the pub/sub backend afterwards. So an acknowledged write always yields
+//! its events, even if the process dies right after answering.
+
+use crate::backends::{
+    pubsub::{Message, PubSub},
+    sql::{Sql, SqlError, SqlTransaction, Value},
+};
+use crate::runtime::bindings::todo::platform::{pubsub, types::CloudEvent};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Notify;
+
+const INSERT: &str =
+    "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, $2, $3, $4, $5)";
+const BATCH: i64 = 256;
+
+/// The CloudEvents 1.0 JSON envelope, as stored and delivered.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    specversion: &'static str,
+    id: &'a str,
+    source: &'a str,
+    #[serde(rename = "type")]
+    ty: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    time: &'a str,
+    datacontenttype: &'static str,
+    partitionkey: &'a str,
+    data: &'a RawValue,
+}
+
+fn valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 249
+        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Validates a guest's event and serializes its envelope.
+pub fn envelope(topic: &str, partition_key: &str, event: &CloudEvent) -> Result<Message, pubsub::Error> {
+    if !valid_topic(topic) {
+        return Err(pubsub::Error::InvalidTopic(format!("{topic:?}: use 1-249 of [A-Za-z0-9._-]")));
+    }
+    for (name, value) in [("id", &event.id), ("source", &event.source), ("type", &event.type_), ("time", &event.time)] {
+        if value.is_empty() {
+            return Err(pubsub::Error::InvalidEvent(format!("the {name} attribute is empty")));
+        }
+    }
+    let data: &RawValue = serde_json::from_str(&event.data)
+        .map_err(|e| pubsub::Error::InvalidEvent(format!("data is not JSON: {e}")))?;
+    let envelope = Envelope {
+        specversion: "1.0",
+        id: &event.id,
+        source: &event.source,
+        ty: &event.type_,
+        subject: event.subject.as_deref(),
+        time: &event.time,
+        datacontenttype: "application/json",
+        partitionkey: partition_key,
+        data,
+    };
+    Ok(Message {
+        event_id: event.id.clone(),
+        topic: topic.to_owned(),
+        partition_key: partition_key.to_owned(),
+        event: serde_json::to_string(&envelope).expect("an envelope serializes"),
+    })
+}
+
+fn row(message: &Message) -> Vec<Value> {
+    vec![
+        Value::Text(message.event_id.clone()),
+        Value::Text(message.topic.clone()),
+        Value::Text(message.partition_key.clone()),
+        Value::Text(message.event.clone()),
+        Value::Text(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+    ]
+}
+
+/// Queues `message` inside a transaction.
+pub async fn write(tx: &mut dyn SqlTransaction, message: &Message) -> Result<(), SqlError> {
+    tx.execute(INSERT, row(message)).await.map(drop)
+}
+
+/// Queues `message` on its own, durably.
+pub async fn write_now(sql: &dyn Sql, message: &Message) -> Result<(), SqlError> {
+    sql.execute(INSERT, row(message)).await.map(drop)
+}
+
+/// Moves outbox rows to the pub/sub backend, oldest first, keeping them until
+/// the backend has accepted them.
+pub struct Relay {
+    wake: Notify,
+}
+
+impl Relay {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { wake: Notify::new() })
+    }
+
+    /// Tells the relay there is something to move (after a commit).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs the relay until the process ends. It also polls, so events
+    /// written before a crash, or by another replica, still leave.
+    pub fn spawn(self: &Arc<Self>, sql: Arc<dyn Sql>, pubsub: Arc<dyn PubSub>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                match relay_batch(sql.as_ref(), pubsub.as_ref()).await {
+                    Ok(moved) if moved as i64 == BATCH => continue,
+                    Ok(_) => {
+                        failures = 0;
+                        let _ = tokio::time::timeout(Duration::from_millis(500), this.wake.notified()).await;
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                        tracing::warn!(error = %e, ?wait, "outbox relay failed; events stay queued");
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Publishes one batch and deletes it from the outbox; returns its size.
+async fn relay_batch(sql: &dyn Sql, pubsub: &dyn PubSub) -> anyhow::Result<usize> {
+    let rows = sql
+        .query(
+            "SELECT seq, event_id, topic, partition_key, event FROM outbox ORDER BY seq LIMIT $1",
+            vec![Value::Integer(BATCH)],
+        )
+        .await?;
+    if rows.rows.is_empty() {
+        return Ok(0);
+    }
+    let mut seqs = Vec::with_capacity(rows.rows.len());
+    let messages = rows
+        .rows
+        .into_iter()
+        .map(|r| match <[Value; 5]>::try_from(r) {
+            Ok([Value::Integer(seq), Value::Text(event_id), Value::Text(topic), Value::Text(partition_key), Value::Text(event)]) => {
+                seqs.push(Value::Integer(seq));
+                Ok(Message { event_id, topic, partition_key, event })
+            }
+            other => Err(anyhow::anyhow!("unexpected outbox row {other:?}")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    pubsub.publish(&messages).await?;
+    // Exactly the rows relayed: with concurrent writers (PostgreSQL) a lower
+    // seq may commit after a higher one, so a range delete could lose it.
+    let placeholders: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();
+    sql.execute(&format!("DELETE FROM outbox WHERE seq IN ({})", placeholders.join(", ")), seqs).await?;
+    Ok(messages.len())
+}

@@ -1,0 +1,149 @@
+//! An application's components: compiled (through the on-disk cache),
+//! linked against the host interfaces and pre-instantiated once, then
+//! instantiated fresh for every request, event or tick.
+
+use super::bindings::{handler::EventHandlerComponentPre, scheduled::ScheduledComponentPre, Platform};
+use super::engine::compile_cached;
+use super::store::{new_store, AppContext, InstanceState};
+use crate::backends::pubsub::Outcome;
+use crate::manifest::Manifest;
+use anyhow::Context;
+use std::{collections::HashMap, path::Path, sync::Arc};
+use wasmtime::{
+    component::{HasSelf, Linker},
+    Engine,
+};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// What a component is used as, from the triggers that name it.
+#[derive(Default)]
+pub struct Roles {
+    pub http: bool,
+    pub handler: bool,
+    pub scheduled: bool,
+}
+
+/// One loaded component, pre-instantiated for each role it plays.
+pub struct Loaded {
+    pub sha256: String,
+    pub http: Option<ProxyPre<InstanceState>>,
+    pub handler: Option<EventHandlerComponentPre<InstanceState>>,
+    pub scheduled: Option<ScheduledComponentPre<InstanceState>>,
+}
+
+pub struct Components {
+    pub engine: Engine,
+    pub app: Arc<AppContext>,
+    loaded: HashMap<String, Arc<Loaded>>,
+}
+
+fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    Platform::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+fn roles(manifest: &Manifest, id: &str) -> Roles {
+    Roles {
+        http: manifest.trigger.http.iter().any(|t| t.component == id),
+        handler: manifest.trigger.pubsub.iter().any(|t| t.component == id),
+        scheduled: manifest.trigger.cron.iter().any(|t| t.component == id),
+    }
+}
+
+impl Components {
+    /// Loads every component the manifest's triggers use.
+    pub fn load(engine: Engine, app: Arc<AppContext>, manifest: &Manifest, cache_dir: &Path) -> anyhow::Result<Self> {
+        let linker = linker(&engine)?;
+        let mut loaded = HashMap::new();
+        for (id, spec) in &manifest.component {
+            let path = manifest.source_path(spec);
+            let started = std::time::Instant::now();
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("reading component {id} from {} (build it with `todo-host build`)", path.display()))?;
+            let component = load_one(&engine, &linker, id, &bytes, roles(manifest, id), cache_dir)?;
+            tracing::info!(component = %id, sha256 = %&component.sha256[..12], elapsed = ?started.elapsed(), "loaded");
+            loaded.insert(id.clone(), Arc::new(component));
+        }
+        Ok(Self { engine, app, loaded })
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Loaded>> {
+        self.loaded.get(id).cloned()
+    }
+
+    /// Delivers one event to a handler component; a trap or timeout is a retry.
+    pub async fn handle_event(
+        &self,
+        id: &str,
+        topic: &str,
+        event: &super::bindings::todo::platform::types::CloudEvent,
+        attempt: u32,
+    ) -> Outcome {
+        use super::bindings::handler::exports::todo::platform::event_handler::Outcome as O;
+        let result = async {
+            let pre = self.get(id).and_then(|c| c.handler.clone()).context("no such handler component")?;
+            let mut store = new_store(&self.engine, &self.app);
+            let instance = pre.instantiate_async(&mut store).await?;
+            let outcome = instance.todo_platform_event_handler().call_handle(&mut store, topic, event, attempt).await?;
+            anyhow::Ok(outcome)
+        }
+        .await;
+        match result {
+            Ok(O::Success) => Outcome::Success,
+            Ok(O::Retry) => Outcome::Retry,
+            Ok(O::Drop) => Outcome::Drop,
+            Err(e) => {
+                tracing::warn!(component = %id, event_id = %event.id, attempt, error = %format!("{e:#}"), "handler failed");
+                Outcome::Retry
+            }
+        }
+    }
+
+    /// Runs a scheduled component for the tick at `scheduled_time` (RFC 3339).
+    pub async fn run_job(&self, id: &str, scheduled_time: &str) -> anyhow::Result<()> {
+        let pre = self.get(id).and_then(|c| c.scheduled.clone()).context("no such scheduled component")?;
+        let mut store = new_store(&self.engine, &self.app);
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance
+            .todo_platform_scheduled_job()
+            .call_run(&mut store, scheduled_time)
+            .await?
+            .map_err(|e| anyhow::anyhow!("the job reported: {e}"))
+    }
+}
+
+/// Compiles, links and pre-instantiates one component for its roles. Fails
+/// with a clear message when its imports or exports do not fit its world.
+pub fn load_one(
+    engine: &Engine,
+    linker: &Linker<InstanceState>,
+    id: &str,
+    bytes: &[u8],
+    roles: Roles,
+    cache_dir: &Path,
+) -> anyhow::Result<Loaded> {
+    let compiled = compile_cached(engine, bytes, cache_dir).with_context(|| format!("compiling component {id}"))?;
+    let pre = linker
+        .instantiate_pre(&compiled.component)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("component {id} imports something the host does not provide"))?;
+    let mut loaded = Loaded { sha256: compiled.sha256, http: None, handler: None, scheduled: None };
+    if roles.http {
+        loaded.http = Some(fit(id, "http-component", ProxyPre::new(pre.clone()))?);
+    }
+    if roles.handler {
+        loaded.handler = Some(fit(id, "event-handler-component", EventHandlerComponentPre::new(pre.clone()))?);
+    }
+    if roles.scheduled {
+        loaded.scheduled = Some(fit(id, "scheduled-component", ScheduledComponentPre::new(pre))?);
+    }
+    Ok(loaded)
+}
+
+fn fit<P>(id: &str, world: &str, pre: wasmtime::Result<P>) -> anyhow::Result<P> {
+    pre.map_err(anyhow::Error::from)
+        .with_context(|| format!("component {id} does not export what the {world} world requires"))
+}

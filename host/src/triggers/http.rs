@@ -1,0 +1,173 @@
+//! The HTTP trigger: host endpoints (health, readiness, development
+//! sign-in) and every `[[trigger.http]]` route, authenticated by the host
+//! before a component sees the request.
+
+use crate::auth::{valid_user_id, Auth};
+use crate::manifest::Manifest;
+use crate::runtime::components::Components;
+use crate::runtime::store::new_store;
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use serde::Deserialize;
+use tracing::Instrument;
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+use wasmtime_wasi_http::{p2::bindings::http::types::Scheme, WasiHttpView};
+
+/// Requests with a larger body get 413 before reaching a component.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Headers the host sets for components; never taken from clients.
+pub const USER_ID_HEADER: &str = "todo-user-id";
+pub const REQUEST_ID_HEADER: &str = "todo-request-id";
+
+pub struct HttpServer {
+    pub manifest: Arc<Manifest>,
+    pub components: Arc<Components>,
+    pub auth: Auth,
+    /// Set once every component is loaded and every trigger runs.
+    pub started: AtomicBool,
+}
+
+pub fn router(server: Arc<HttpServer>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/auth/dev/sign-in", post(dev_sign_in))
+        .fallback(dispatch)
+        .with_state(server)
+}
+
+/// The JSON error every API route answers with.
+pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message.into() } });
+    (status, Json(body)).into_response()
+}
+
+async fn readyz(State(server): State<Arc<HttpServer>>) -> Response {
+    if !server.started.load(Ordering::Acquire) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "starting", "components are still loading");
+    }
+    match server.components.app.backends.check_ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable", e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    user_id: String,
+}
+
+/// Development sign-in: a token for any user id. Off when `TODO_JWT_SECRET` is set.
+async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Response {
+    if !server.auth.dev_sign_in {
+        return error(StatusCode::NOT_FOUND, "not_found", "development sign-in is off (TODO_JWT_SECRET is set)");
+    }
+    let request: SignIn = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"user_id\": \"...\"}}: {e}")),
+    };
+    if !valid_user_id(&request.user_id) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "user_id: 1-128 of letters, digits and ._@+-");
+    }
+    let (token, expires) = server.auth.issue(&request.user_id, chrono::Duration::hours(12));
+    Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }))
+        .into_response()
+}
+
+/// Routes a request to its component: authenticate, bound the body, then
+/// instantiate the component fresh and let it answer.
+async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Response {
+    let Some(route) = server.manifest.route(request.uri().path()) else {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", request.uri().path()));
+    };
+    let component = route.component.clone();
+    let header = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+    let user_id = match server.auth.verify_header(header) {
+        Ok(user_id) => user_id,
+        Err(e) => {
+            let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string());
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", %request_id, %component, method = %request.method(), path = %request.uri().path());
+    async move {
+        let request = match prepare(request, &user_id, &request_id).await {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        match call(&server.components, &component, request).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "component failed");
+                let message = format!("component {component} failed; request id {request_id}");
+                error(StatusCode::INTERNAL_SERVER_ERROR, "component_failed", message)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Reads the body (at most `MAX_BODY_BYTES`) and sets the host's headers.
+async fn prepare(request: Request, user_id: &str, request_id: &str) -> Result<http::Request<Full<Bytes>>, Response> {
+    let (mut parts, body) = request.into_parts();
+    let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {MAX_BODY_BYTES} bytes"));
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(too_large()),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, "bad_request", format!("reading the body: {e}"))),
+    };
+    parts.headers.remove(USER_ID_HEADER);
+    parts.headers.remove(REQUEST_ID_HEADER);
+    parts.headers.insert(USER_ID_HEADER, HeaderValue::from_str(user_id).expect("user ids are header-safe"));
+    parts.headers.insert(REQUEST_ID_HEADER, HeaderValue::from_str(request_id).expect("a uuid is header-safe"));
+    if !parts.headers.contains_key(header::HOST) {
+        parts.headers.insert(header::HOST, HeaderValue::from_static("localhost"));
+    }
+    Ok(http::Request::from_parts(parts, Full::new(body)))
+}
+
+/// Runs the component's `wasi:http/incoming-handler` on a fresh instance.
+async fn call(components: &Arc<Components>, id: &str, request: http::Request<Full<Bytes>>) -> anyhow::Result<Response> {
+    let pre = components
+        .get(id)
+        .and_then(|c| c.http.clone())
+        .ok_or_else(|| anyhow::anyhow!("component {id} is not loaded as an HTTP component"))?;
+    let mut store = new_store(&components.engine, &components.app);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+    let out = store.data_mut().http().new_response_outparam(sender)?;
+    // The guest may keep writing the body after it sends the head, so it
+    // runs in a task of its own that owns the store.
+    let task = tokio::spawn(async move {
+        let proxy = pre.instantiate_async(&mut store).await?;
+        proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
+    });
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response.map(|body| Body::new(body.map_err(|e| anyhow::anyhow!("{e:?}"))))),
+        Ok(Err(code)) => anyhow::bail!("the component answered with error code {code:?}"),
+        Err(_) => match task.await {
+            Ok(Ok(())) => anyhow::bail!("the component returned without sending a response"),
+            Ok(Err(e)) => Err(anyhow::Error::from(e)),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
