@@ -8,6 +8,7 @@ mod manifest;
 mod migrate;
 mod outbox;
 mod runtime;
+mod sse;
 mod triggers;
 
 use anyhow::Context;
@@ -36,6 +37,21 @@ enum Command {
     Build {
         #[command(flatten)]
         manifest: ManifestArg,
+    },
+    /// Runs a scheduled component once, for the tick at `--at`, against the
+    /// data directory (a running host relays the events it publishes).
+    Job {
+        #[command(flatten)]
+        manifest: ManifestArg,
+        #[command(flatten)]
+        data: DataDirArg,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// The component, as named in spin.toml.
+        component: String,
+        /// The scheduled time, RFC 3339 [default: now].
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::FixedOffset>>,
     },
     /// Lists the events subscriptions gave up on, oldest first, as JSON lines.
     DeadLetters {
@@ -80,12 +96,24 @@ struct UpArgs {
     /// Builds missing or stale components first.
     #[arg(long)]
     build: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Args)]
+struct LimitArgs {
     /// Wall-clock time one guest call may take, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     guest_timeout_ms: u64,
     /// Linear memory one guest instance may use, in MiB.
     #[arg(long, default_value_t = 128)]
     guest_memory_mb: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> GuestLimits {
+        GuestLimits { time: Duration::from_millis(self.guest_timeout_ms), memory_bytes: self.guest_memory_mb << 20 }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,6 +127,12 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Build { manifest } => builder::build(&Manifest::load(&manifest.file)?, true),
         Command::Up(args) => tokio::runtime::Runtime::new()?.block_on(up(args)),
+        Command::Job { manifest, data, limits, component, at } => {
+            let manifest = Manifest::load(&manifest.file)?;
+            let data_dir = data.resolve(&manifest);
+            let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
+            tokio::runtime::Runtime::new()?.block_on(job(manifest, &data_dir, limits.limits(), &component, at))
+        }
         Command::DeadLetters { manifest, data, topic } => {
             let data_dir = data.resolve(&Manifest::load(&manifest.file)?);
             tokio::runtime::Runtime::new()?.block_on(dead_letters(&data_dir, &topic))
@@ -114,6 +148,42 @@ async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result
     Ok(())
 }
 
+/// Opens the backends, applies migrations and loads the components (or only
+/// the one named `only`).
+async fn open_app(
+    manifest: &Arc<Manifest>,
+    data_dir: &std::path::Path,
+    limits: GuestLimits,
+    only: Option<&str>,
+) -> anyhow::Result<(Arc<Components>, Arc<outbox::Relay>)> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let backends = open_embedded(data_dir)?;
+    migrate::apply(backends.sql.as_ref(), &manifest.dir.join("migrations")).await?;
+    let engine = runtime::engine::new_engine(limits.memory_bytes)?;
+    let relay = outbox::Relay::new();
+    let app = Arc::new(AppContext { backends, relay: relay.clone(), limits });
+    let (manifest, cache_dir, only) = (manifest.clone(), data_dir.join("compiled"), only.map(str::to_owned));
+    let components =
+        tokio::task::spawn_blocking(move || Components::load(engine, app, &manifest, &cache_dir, only.as_deref()))
+            .await??;
+    Ok((Arc::new(components), relay))
+}
+
+async fn job(
+    manifest: Manifest,
+    data_dir: &std::path::Path,
+    limits: GuestLimits,
+    component: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        manifest.trigger.cron.iter().any(|t| t.component == component),
+        "component {component:?} has no [[trigger.cron]] in the manifest"
+    );
+    let (components, _) = open_app(&Arc::new(manifest), data_dir, limits, Some(component)).await?;
+    components.run_job(component, &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).await
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let manifest = Arc::new(Manifest::load(&args.manifest.file)?);
     tracing::info!(application = %manifest.application.name, "starting");
@@ -121,33 +191,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         builder::build(&manifest, false)?;
     }
     let data_dir = args.data.resolve(&manifest);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-
-    let backends = open_embedded(&data_dir)?;
-    migrate::apply(backends.sql.as_ref(), &manifest.dir.join("migrations")).await?;
-
-    let limits = GuestLimits {
-        time: Duration::from_millis(args.guest_timeout_ms),
-        memory_bytes: args.guest_memory_mb << 20,
-    };
-    let engine = runtime::engine::new_engine(limits.memory_bytes)?;
-    let relay = outbox::Relay::new();
-    let app = Arc::new(AppContext { backends: backends.clone(), relay: relay.clone(), limits });
-    let cache_dir = data_dir.join("compiled");
-    let components = {
-        let manifest = manifest.clone();
-        tokio::task::spawn_blocking(move || Components::load(engine, app, &manifest, &cache_dir)).await??
-    };
-    let components = Arc::new(components);
+    let (components, relay) = open_app(&manifest, &data_dir, args.limits.limits(), None).await?;
+    let backends = components.app.backends.clone();
 
     relay.spawn(backends.sql.clone(), backends.pubsub.clone());
     triggers::pubsub::start(&manifest, backends.pubsub.as_ref(), &components)?;
     triggers::cron::start(&manifest, &components)?;
+    let hub = sse::Hub::open(&data_dir.join("streams.db")).context("opening streams.db")?;
+    hub.start(backends.pubsub.as_ref(), &replica_id())?;
 
     let server = Arc::new(HttpServer {
         manifest: manifest.clone(),
         components,
         auth: auth::Auth::from_env(&data_dir)?,
+        hub: hub.clone(),
         started: true.into(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -156,7 +213,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port.
     println!("todo-host listening on http://{}", listener.local_addr()?);
     axum::serve(listener, triggers::http::router(server))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            hub.shutdown();
+        })
         .await?;
     tracing::info!("stopped");
     Ok(())
@@ -171,6 +231,16 @@ fn open_embedded(data_dir: &std::path::Path) -> anyhow::Result<Backends> {
         state,
         pubsub: Arc::new(sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
     })
+}
+
+/// This replica's name: its `task-updates` subscription is its own, so every
+/// replica sees every event (`TODO_REPLICA_ID`, else the host name).
+fn replica_id() -> String {
+    std::env::var("TODO_REPLICA_ID")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "local".into())
 }
 
 async fn shutdown_signal() {

@@ -161,6 +161,15 @@ async fn cron_ticks_and_set_if_absent() {
     let times: Vec<chrono::DateTime<chrono::Utc>> = ticks.iter().map(|t| t.parse().unwrap()).collect();
     assert!(times[1] - times[0] >= chrono::Duration::milliseconds(990), "{ticks:?}");
 
+    // `todo-host job` runs a tick for a chosen time, next to the running host.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
+        .args(["job", "test-guest", "--at", "2030-01-02T03:04:05+01:00", "-f"])
+        .arg(host.dir.path().join("spin.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(records(&host, "tick").await.contains(&"2030-01-02T02:04:05.000000Z".to_owned()));
+
     let alice = client("alice");
     let once = |key: &'static str| {
         let (alice, url) = (alice.clone(), host.url(&format!("/test/once?key={key}")));

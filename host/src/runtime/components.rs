@@ -54,11 +54,17 @@ fn roles(manifest: &Manifest, id: &str) -> Roles {
 }
 
 impl Components {
-    /// Loads every component the manifest's triggers use.
-    pub fn load(engine: Engine, app: Arc<AppContext>, manifest: &Manifest, cache_dir: &Path) -> anyhow::Result<Self> {
+    /// Loads the manifest's components (or only the one named `only`).
+    pub fn load(
+        engine: Engine,
+        app: Arc<AppContext>,
+        manifest: &Manifest,
+        cache_dir: &Path,
+        only: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let linker = linker(&engine)?;
         let mut loaded = HashMap::new();
-        for (id, spec) in &manifest.component {
+        for (id, spec) in manifest.component.iter().filter(|(id, _)| only.is_none_or(|o| o == id.as_str())) {
             let path = manifest.source_path(spec);
             let started = std::time::Instant::now();
             let bytes = std::fs::read(&path)

@@ -34,6 +34,7 @@ pub struct HttpServer {
     pub manifest: Arc<Manifest>,
     pub components: Arc<Components>,
     pub auth: Auth,
+    pub hub: Arc<crate::sse::Hub>,
     /// Set once every component is loaded and every trigger runs.
     pub started: AtomicBool,
 }
@@ -43,6 +44,7 @@ pub fn router(server: Arc<HttpServer>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/auth/dev/sign-in", post(dev_sign_in))
+        .route("/api/stream/tasks", get(crate::sse::stream::handler))
         .fallback(dispatch)
         .with_state(server)
 }
@@ -81,9 +83,17 @@ async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Resp
     if !valid_user_id(&request.user_id) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "user_id: 1-128 of letters, digits and ._@+-");
     }
-    let (token, expires) = server.auth.issue(&request.user_id, chrono::Duration::hours(12));
-    Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }))
-        .into_response()
+    let ttl = chrono::Duration::hours(12);
+    let (token, expires) = server.auth.issue(&request.user_id, ttl);
+    // The cookie only authenticates the event stream (a browser EventSource
+    // cannot send headers), so it cannot be used to change anything.
+    let cookie = format!(
+        "{}={token}; Path=/api/stream; HttpOnly; SameSite=Strict; Max-Age={}",
+        crate::sse::stream::COOKIE,
+        ttl.num_seconds()
+    );
+    let body = Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }));
+    ([(header::SET_COOKIE, cookie)], body).into_response()
 }
 
 /// Routes a request to its component: authenticate, bound the body, then

@@ -155,6 +155,20 @@ impl Host {
         self.spawn();
     }
 
+    /// Waits up to `timeout` for the process to exit by itself (after SIGTERM).
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().unwrap();
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                self.child = None;
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
@@ -210,4 +224,65 @@ pub fn client(user: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", token(user)).parse().unwrap());
     reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+    pub retry: Option<u64>,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("event data {:?}: {e}", self.data))
+    }
+}
+
+/// A minimal `text/event-stream` reader over a response body.
+pub struct SseReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200, "opening the stream");
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self { body: Box::pin(response.bytes_stream()), buffer: String::new() }
+    }
+
+    /// The next event (comments skipped), or None when the stream ends or
+    /// nothing comes within `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                let mut fields = 0;
+                for line in frame.lines() {
+                    let (name, value) = line.split_once(':').map(|(n, v)| (n, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+                    match name {
+                        "id" => event.id = Some(value.to_owned()),
+                        "event" => event.event = value.to_owned(),
+                        "data" if event.data.is_empty() => event.data = value.to_owned(),
+                        "data" => event.data = format!("{}\n{value}", event.data),
+                        "retry" => event.retry = value.parse().ok(),
+                        _ => continue, // a comment (heartbeat)
+                    }
+                    fields += 1;
+                }
+                if fields > 0 {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??.ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 /// Opens a database file in WAL mode. `synchronous = NORMAL` keeps every
 /// committed transaction across a process crash (SIGKILL); only an OS crash
 /// or power loss may lose the last commits.
-fn open(path: &Path) -> rusqlite::Result<Connection> {
+pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
@@ -27,7 +27,7 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// Runs blocking SQLite work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("sqlite worker panicked")
 }
 

@@ -1,0 +1,201 @@
+//! Real-time sync: the host holds Server-Sent Events streams natively. A
+//! per-replica subscription to `task-updates` appends each event to the
+//! stream log and fans it out to that user's open streams.
+
+mod log;
+pub mod stream;
+
+use crate::backends::pubsub::{Message, Outcome, PubSub, Subscription as PubSubSubscription, Sink};
+use async_trait::async_trait;
+pub use log::{Entry, StreamLog};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, Weak,
+    },
+    time::Duration,
+};
+use tokio::sync::{mpsc, watch};
+
+pub const TOPIC: &str = "task-updates";
+/// Events a stream may have queued before it is closed with a resync.
+pub const STREAM_BUFFER: usize = 256;
+
+pub struct Hub {
+    pub log: StreamLog,
+    streams: Mutex<HashMap<String, Vec<Subscriber>>>,
+    next_id: AtomicU64,
+    shutdown: watch::Sender<bool>,
+}
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Entry>,
+    overflowed: Arc<AtomicBool>,
+}
+
+/// A stream's registration; dropping it (client gone) frees it at once.
+pub struct Registration {
+    hub: Weak<Hub>,
+    user_id: String,
+    id: u64,
+    pub rx: mpsc::Receiver<Entry>,
+    pub overflowed: Arc<AtomicBool>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.remove(&self.user_id, self.id);
+        }
+    }
+}
+
+impl Hub {
+    pub fn open(path: &Path) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            log: StreamLog::open(path)?,
+            streams: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            shutdown: watch::channel(false).0,
+        }))
+    }
+
+    /// Subscribes this replica to `task-updates` (a subscription of its own,
+    /// so every replica sees every event) and trims the log hourly.
+    pub fn start(self: &Arc<Self>, pubsub: &dyn PubSub, replica: &str) -> anyhow::Result<()> {
+        let subscription = PubSubSubscription {
+            name: format!("sse-hub.{replica}"),
+            topic: TOPIC.into(),
+            dead_letter_topic: format!("{TOPIC}-dlq"),
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        };
+        pubsub.subscribe(subscription, Arc::new(HubSink(self.clone())))?;
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(e) = log.trim().await {
+                    tracing::warn!(error = %e, "trimming the stream log");
+                }
+            }
+        });
+        Ok(())
+    }
+
+    pub fn register(self: &Arc<Self>, user_id: &str) -> Registration {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let subscriber = Subscriber { id, tx, overflowed: overflowed.clone() };
+        self.streams.lock().unwrap().entry(user_id.to_owned()).or_default().push(subscriber);
+        Registration { hub: Arc::downgrade(self), user_id: user_id.to_owned(), id, rx, overflowed }
+    }
+
+    fn remove(&self, user_id: &str, id: u64) {
+        let mut streams = self.streams.lock().unwrap();
+        if let Some(list) = streams.get_mut(user_id) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                streams.remove(user_id);
+            }
+        }
+    }
+
+    /// Sends an entry to the user's streams. A stream whose buffer is full is
+    /// cut off (it then sends a resync) rather than growing host memory.
+    fn fan_out(&self, entry: &Entry) {
+        let mut streams = self.streams.lock().unwrap();
+        let Some(list) = streams.get_mut(&entry.user_id) else { return };
+        list.retain(|s| match s.tx.try_send(entry.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.overflowed.store(true, Ordering::Release);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        if list.is_empty() {
+            streams.remove(&entry.user_id);
+        }
+    }
+
+    /// Tells every stream to reconnect, then to end (graceful shutdown).
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// The fields of a CloudEvents envelope a stream needs.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    ty: String,
+    partitionkey: String,
+    data: Box<serde_json::value::RawValue>,
+}
+
+struct HubSink(Arc<Hub>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: i64, user: &str) -> Entry {
+        Entry { seq, user_id: user.into(), event_type: "t".into(), data: "{}".into() }
+    }
+
+    #[tokio::test]
+    async fn fans_out_per_user_and_cuts_off_a_stream_that_falls_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::open(&dir.path().join("streams.db")).unwrap();
+        let mut alice = hub.register("alice");
+        let mut bob = hub.register("bob");
+        hub.fan_out(&entry(1, "alice"));
+        assert_eq!(alice.rx.recv().await.unwrap().seq, 1);
+        assert!(bob.rx.try_recv().is_err());
+
+        for seq in 2..=(STREAM_BUFFER as i64 + 2) {
+            hub.fan_out(&entry(seq, "bob"));
+        }
+        assert!(bob.overflowed.load(Ordering::Acquire));
+        let mut received = 0;
+        while bob.rx.recv().await.is_some() {
+            received += 1;
+        }
+        assert_eq!(received, STREAM_BUFFER, "the buffered entries, then the end");
+
+        drop(alice);
+        assert!(hub.streams.lock().unwrap().is_empty(), "a dropped stream is freed at once");
+    }
+}
+
+#[async_trait]
+impl Sink for HubSink {
+    async fn deliver(&self, _topic: &str, message: &Message, _attempt: u32) -> Outcome {
+        let Ok(envelope) = serde_json::from_str::<Envelope>(&message.event) else {
+            tracing::warn!(event_id = %message.event_id, "not a CloudEvent with a partition key: dropping");
+            return Outcome::Drop;
+        };
+        match self.0.log.append(&message.event_id, &envelope.partitionkey, &envelope.ty, envelope.data.get()).await {
+            Ok(Some(entry)) => {
+                self.0.fan_out(&entry);
+                Outcome::Success
+            }
+            Ok(None) => Outcome::Success, // a redelivery: already streamed
+            Err(e) => {
+                tracing::warn!(event_id = %message.event_id, error = %e, "appending to the stream log");
+                Outcome::Retry
+            }
+        }
+    }
+}
