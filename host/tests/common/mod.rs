@@ -110,6 +110,12 @@ impl Host {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("spin.toml"), manifest(&options.test_guest)).unwrap();
         copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
+        // Share compiled components between test hosts: compiling them in a
+        // debug build takes seconds, and cache entries are written atomically.
+        let shared = repo().join("target/test-compiled");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::create_dir_all(dir.path().join(".data")).unwrap();
+        std::os::unix::fs::symlink(&shared, dir.path().join(".data/compiled")).unwrap();
         let mut host = Host { child: None, base: String::new(), dir, options };
         host.spawn();
         host
