@@ -37,6 +37,8 @@ pub struct Triggers {
     pub pubsub: Vec<PubSubTrigger>,
     #[serde(default)]
     pub cron: Vec<CronTrigger>,
+    #[serde(default, rename = "static")]
+    pub statics: Vec<StaticTrigger>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +100,24 @@ pub struct CronTrigger {
     pub component: String,
 }
 
+/// Static files served natively by the host (the dashboard), below every
+/// component route. No authentication: these are public assets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticTrigger {
+    /// A prefix ending in `/...`, or an exact path.
+    pub route: String,
+    /// The files, relative to the manifest.
+    pub directory: PathBuf,
+    /// Served (to browsers asking for HTML) when no file matches: the entry
+    /// point of a single-page app, relative to `directory`.
+    #[serde(default)]
+    pub fallback: Option<String>,
+    /// How to produce `directory`; `up --build` runs it when stale.
+    #[serde(default)]
+    pub build: Option<BuildSpec>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ComponentSpec {
     /// The component's `.wasm` file.
@@ -143,9 +163,10 @@ impl Manifest {
                 bail!("a [[trigger.{kind}]] names component {component:?}, which has no [component.{component}]");
             }
         }
-        for t in &self.trigger.http {
-            if !t.route.starts_with('/') {
-                bail!("route {:?} must start with '/'", t.route);
+        let routes = self.trigger.http.iter().map(|t| &t.route).chain(self.trigger.statics.iter().map(|t| &t.route));
+        for route in routes {
+            if !route.starts_with('/') {
+                bail!("route {route:?} must start with '/'");
             }
         }
         for t in &self.trigger.pubsub {
@@ -164,13 +185,23 @@ impl Manifest {
     /// The component serving `path`: an exact route, else the longest
     /// matching `/...` prefix.
     pub fn route(&self, path: &str) -> Option<&HttpTrigger> {
-        self.trigger
-            .http
-            .iter()
-            .filter_map(|t| route_match(&t.route, path).map(|len| (len, t)))
-            .max_by_key(|(len, _)| *len)
-            .map(|(_, t)| t)
+        best(&self.trigger.http, path, |t| &t.route)
     }
+
+    /// The static directory serving `path`, and the path inside it.
+    pub fn static_route<'a>(&self, path: &'a str) -> Option<(&StaticTrigger, &'a str)> {
+        let t = best(&self.trigger.statics, path, |t| &t.route)?;
+        let prefix = t.route.strip_suffix("/...").unwrap_or("");
+        Some((t, path.strip_prefix(prefix).unwrap_or(path)))
+    }
+}
+
+fn best<'a, T>(triggers: &'a [T], path: &str, route: impl Fn(&T) -> &str) -> Option<&'a T> {
+    triggers
+        .iter()
+        .filter_map(|t| route_match(route(t), path).map(|len| (len, t)))
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, t)| t)
 }
 
 /// How specific a match of `route` to `path` is, or None.
@@ -225,6 +256,7 @@ mod tests {
         assert!(m.route("/api/todosx").is_none());
         assert!(m.route("/").is_none());
         assert_eq!(m.trigger.pubsub[0].dead_letter_topic(), "task-events-dlq");
+        assert!(m.static_route("/app.js").is_none());
         assert_eq!(m.trigger.pubsub[0].max_attempts, 5);
     }
 

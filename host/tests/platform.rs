@@ -57,6 +57,27 @@ async fn health_readiness_and_authentication() {
 }
 
 #[tokio::test]
+async fn static_files_are_served_below_the_component_routes() {
+    let host = Host::start();
+    let anon = reqwest::Client::new();
+    let get = |path: &str, accept: &str| anon.get(host.url(path)).header("accept", accept.to_owned()).send();
+    let res = get("/", "text/html").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("<title>todo</title>"));
+    let res = get("/assets/app.js", "*/*").await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/javascript");
+    assert_eq!(res.text().await.unwrap(), "console.log('todo')");
+    // A page of the single-page app: the entry point, for browsers only.
+    let res = get("/tasks/42", "text/html,application/xhtml+xml").await.unwrap();
+    assert!(res.text().await.unwrap().contains("<title>todo</title>"));
+    let res = get("/assets/missing.js", "*/*").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(res).await, "not_found");
+    // Component routes still win, and still need a token.
+    assert_eq!(get("/api/todos", "text/html").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn bodies_over_one_mebibyte_are_refused_and_large_responses_arrive_whole() {
     let host = Host::start();
     let alice = client("alice");

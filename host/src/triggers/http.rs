@@ -100,7 +100,7 @@ async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Resp
 /// instantiate the component fresh and let it answer.
 async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Response {
     let Some(route) = server.manifest.route(request.uri().path()) else {
-        return error(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", request.uri().path()));
+        return serve_static(&server.manifest, request).await;
     };
     let component = route.component.clone();
     let header = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
@@ -130,6 +130,31 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
     }
     .instrument(span)
     .await
+}
+
+/// Serves a file of a `[[trigger.static]]` directory; a browser asking for a
+/// page that has no file gets the fallback (a single-page app's entry).
+async fn serve_static(manifest: &Manifest, request: Request) -> Response {
+    use tower::ServiceExt;
+    let path = request.uri().path().to_owned();
+    let not_found = || error(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}"));
+    let Some((t, inner)) = manifest.static_route(&path) else { return not_found() };
+    let directory = manifest.dir.join(&t.directory);
+    let wants_html = request.headers().get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let (mut parts, body) = request.into_parts();
+    parts.uri = inner.parse().unwrap_or_default();
+    let served = tower_http::services::ServeDir::new(&directory).oneshot(http::Request::from_parts(parts, body)).await;
+    match (served, &t.fallback) {
+        (Ok(response), _) if response.status() != StatusCode::NOT_FOUND => response.map(Body::new),
+        (_, Some(entry)) if wants_html => {
+            let file = tower_http::services::ServeFile::new(directory.join(entry));
+            match file.oneshot(http::Request::new(Body::empty())).await {
+                Ok(response) => response.map(Body::new),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "static_failed", e.to_string()),
+            }
+        }
+        _ => not_found(),
+    }
 }
 
 /// Reads the body (at most `MAX_BODY_BYTES`) and sets the host's headers.

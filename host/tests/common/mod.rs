@@ -55,6 +55,11 @@ component = "task-api"
 route = "/test/..."
 component = "test-guest"
 
+[[trigger.static]]
+route = "/..."
+directory = "static"
+fallback = "index.html"
+
 [[trigger.pubsub]]
 topic = "test"
 component = "test-guest"
@@ -109,6 +114,9 @@ impl Host {
         build_components();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("spin.toml"), manifest(&options.test_guest)).unwrap();
+        std::fs::create_dir_all(dir.path().join("static/assets")).unwrap();
+        std::fs::write(dir.path().join("static/index.html"), "<!doctype html><title>todo</title>").unwrap();
+        std::fs::write(dir.path().join("static/assets/app.js"), "console.log('todo')").unwrap();
         copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
         // Share compiled components between test hosts: compiling them in a
         // debug build takes seconds, and cache entries are written atomically.
