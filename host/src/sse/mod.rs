@@ -32,7 +32,7 @@ pub struct Hub {
 
 struct Subscriber {
     id: u64,
-    tx: mpsc::Sender<Entry>,
+    tx: mpsc::Sender<Arc<Entry>>,
     overflowed: Arc<AtomicBool>,
 }
 
@@ -41,7 +41,7 @@ pub struct Registration {
     hub: Weak<Hub>,
     user_id: String,
     id: u64,
-    pub rx: mpsc::Receiver<Entry>,
+    pub rx: mpsc::Receiver<Arc<Entry>>,
     pub overflowed: Arc<AtomicBool>,
 }
 
@@ -109,7 +109,7 @@ impl Hub {
 
     /// Sends an entry to the user's streams. A stream whose buffer is full is
     /// cut off (it then sends a resync) rather than growing host memory.
-    fn fan_out(&self, entry: &Entry) {
+    fn fan_out(&self, entry: &Arc<Entry>) {
         let mut streams = self.streams.lock().unwrap();
         let Some(list) = streams.get_mut(&entry.user_id) else { return };
         list.retain(|s| match s.tx.try_send(entry.clone()) {
@@ -150,8 +150,8 @@ struct HubSink(Arc<Hub>);
 mod tests {
     use super::*;
 
-    fn entry(seq: i64, user: &str) -> Entry {
-        Entry { seq, user_id: user.into(), event_type: "t".into(), data: "{}".into() }
+    fn entry(seq: i64, user: &str) -> Arc<Entry> {
+        Arc::new(Entry { seq, user_id: user.into(), event_type: "t".into(), data: "{}".into() })
     }
 
     #[tokio::test]
@@ -188,7 +188,7 @@ impl Sink for HubSink {
         };
         match self.0.log.append(&message.event_id, &envelope.partitionkey, &envelope.ty, envelope.data.get()).await {
             Ok(Some(entry)) => {
-                self.0.fan_out(&entry);
+                self.0.fan_out(&Arc::new(entry));
                 Outcome::Success
             }
             Ok(None) => Outcome::Success, // a redelivery: already streamed

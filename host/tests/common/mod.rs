@@ -12,6 +12,8 @@ use std::{
 };
 
 pub const SECRET: &str = "integration-test-secret";
+/// How long an event may take to be relayed and handled.
+pub const EVENT_WAIT: Duration = Duration::from_secs(20);
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
@@ -21,11 +23,14 @@ fn wasm(package: &str) -> PathBuf {
     repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", package.replace('-', "_")))
 }
 
+/// The components the test manifest runs, besides the test component.
+pub const COMPONENTS: [&str; 4] = ["task-api", "notification-handler", "recurring-handler", "reminder-checker"];
+
 /// Builds the guest components once per test binary.
 pub fn build_components() {
     static BUILT: Once = Once::new();
     BUILT.call_once(|| {
-        for package in ["task-api", "test-guest"] {
+        for package in COMPONENTS.into_iter().chain(["test-guest"]) {
             let status = Command::new(repo().join("components/build.sh"))
                 .arg(package)
                 .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -38,8 +43,11 @@ pub fn build_components() {
     });
 }
 
-/// The manifest the tests run: the real Task API, plus the test component
-/// on `/test/...`, subscribed to `test` and ticking every second.
+/// The manifest the tests run: the real components wired as in the repo's
+/// spin.toml (with short retry backoffs, and the reminder checker's schedule
+/// `@every 1h` so that it only runs when a test runs it with `Host::job`),
+/// plus the test component on `/test/...`, subscribed to `test`,
+/// `task-events` and `reminders` and ticking every second.
 pub fn manifest(test_guest: &Path) -> String {
     format!(
         r#"
@@ -50,6 +58,10 @@ name = "todo-test"
 [[trigger.http]]
 route = "/api/todos/..."
 component = "task-api"
+
+[[trigger.http]]
+route = "/api/notifications/..."
+component = "notification-handler"
 
 [[trigger.http]]
 route = "/test/..."
@@ -71,17 +83,51 @@ max_backoff_ms = 100
 topic = "task-events"
 component = "test-guest"
 
+[[trigger.pubsub]]
+topic = "reminders"
+component = "test-guest"
+
+[[trigger.pubsub]]
+topic = "reminders"
+component = "notification-handler"
+max_attempts = 3
+initial_backoff_ms = 20
+max_backoff_ms = 100
+
+[[trigger.pubsub]]
+topic = "task-events"
+component = "recurring-handler"
+max_attempts = 3
+initial_backoff_ms = 20
+max_backoff_ms = 100
+
 [[trigger.cron]]
 schedule = "@every 1s"
 component = "test-guest"
 
+[[trigger.cron]]
+schedule = "@every 1h"
+component = "reminder-checker"
+
 [component.task-api]
+source = "{}"
+
+[component.notification-handler]
+source = "{}"
+
+[component.recurring-handler]
+source = "{}"
+
+[component.reminder-checker]
 source = "{}"
 
 [component.test-guest]
 source = "{}"
 "#,
         wasm("task-api").display(),
+        wasm("notification-handler").display(),
+        wasm("recurring-handler").display(),
+        wasm("reminder-checker").display(),
         test_guest.display()
     )
 }
@@ -191,6 +237,25 @@ impl Host {
         format!("{}{path}", self.base)
     }
 
+    /// Runs `todo-host job <component> --at <at>` on this host's manifest and
+    /// data directory: one tick of a scheduled component for the scheduled
+    /// time `at` (RFC 3339), next to the running host (whose relay publishes
+    /// what the job queued). Panics if the job fails.
+    pub async fn job(&self, component: &str, at: &str) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
+            .args(["job", component, "--at", at, "-f"])
+            .arg(self.dir.path().join("spin.toml"))
+            .output()
+            .await
+            .expect("running todo-host job");
+        assert!(out.status.success(), "job {component} at {at}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// One run of the reminder checker for the scheduled time `at`.
+    pub async fn check_reminders(&self, at: &str) {
+        self.job("reminder-checker", at).await;
+    }
+
     /// Polls `check` until it returns Some, for at most `timeout`.
     pub async fn eventually<T, F, Fut>(&self, timeout: Duration, mut check: F) -> T
     where
@@ -238,6 +303,138 @@ pub fn client(user: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", token(user)).parse().unwrap());
     reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn expect_json(res: reqwest::Response, status: u16) -> serde_json::Value {
+    let actual = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(actual, status, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts an error response `{"error": {"code", "message"}}` with this
+/// status and code; returns the message.
+pub async fn expect_error(res: reqwest::Response, status: u16, code: &str) -> String {
+    let body = expect_json(res, status).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_else(|| panic!("no message: {body}"));
+    assert!(!message.is_empty(), "{body}");
+    message.to_owned()
+}
+
+/// One delivery of an event to the test component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub topic: String,
+    pub event_id: String,
+    pub attempt: u32,
+    pub subject: String,
+}
+
+impl Host {
+    /// Publishes `data` as event `id` on `topic` through the test component
+    /// (`/test/publish`: inside a transaction, partition key = `user`, type
+    /// `test.event`).
+    pub async fn publish(&self, user: &str, topic: &str, id: &str, data: &serde_json::Value) {
+        let res = client(user)
+            .post(self.url(&format!("/test/publish?topic={topic}&id={id}")))
+            .body(data.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, 202, "publishing {id} on {topic}: {}", res.text().await.unwrap());
+    }
+
+    /// Every delivery of `topic` to the test component so far, in order.
+    pub async fn deliveries(&self, topic: &str) -> Vec<Delivery> {
+        let res = client("tester").get(self.url("/test/records?kind=event")).send().await.unwrap();
+        let records = expect_json(res, 200).await;
+        records
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                let parts: Vec<&str> = r.as_str().unwrap().split('|').collect();
+                (parts[0] == topic).then(|| Delivery {
+                    topic: parts[0].to_owned(),
+                    event_id: parts[1].to_owned(),
+                    attempt: parts[2].parse().unwrap(),
+                    subject: parts[3].to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Makes the subscription of `component` to `topic` deliver again every
+    /// event from `event_id` on, as at-least-once delivery does when a host
+    /// dies between a handler's commit and saving the subscription's
+    /// position: rewinds that position in the embedded broker (`pubsub.db`,
+    /// which the consumer rereads before each batch). The broker keeps one
+    /// message per event id and topic, so publishing a copy of an event is
+    /// not a redelivery; this is.
+    pub fn redeliver_from(&self, component: &str, topic: &str, event_id: &str) {
+        let db = rusqlite::Connection::open(self.dir.path().join(".data/pubsub.db")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let offset: i64 = db
+            .query_row(
+                "SELECT offset FROM message WHERE topic = ?1 AND event_id = ?2 AND origin = ''",
+                [topic, event_id],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("event {event_id} on {topic}: {e}"));
+        let rewound = db
+            .execute(
+                "UPDATE cursor SET position = ?2 WHERE subscription = ?1 AND position >= ?3",
+                rusqlite::params![format!("{component}.{topic}"), offset - 1, offset],
+            )
+            .unwrap();
+        assert_eq!(rewound, 1, "{component} has not had event {event_id} on {topic} yet");
+    }
+
+    /// The user's notifications, newest first (the first 100).
+    pub async fn notifications(&self, user: &str) -> Vec<serde_json::Value> {
+        let res = client(user).get(self.url("/api/notifications?limit=100")).send().await.unwrap();
+        let page = expect_json(res, 200).await;
+        assert_eq!(page["next_cursor"], serde_json::Value::Null, "more than 100 notifications");
+        page["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until every reminder published so far with partition key
+    /// `user` has been handled by the notification handler and the test
+    /// component: publishes a marker reminder behind them (a topic is
+    /// delivered in publish order, retries in place), for a user of its own,
+    /// and waits for its notification and its delivery.
+    pub async fn settle_reminders(&self, user: &str) {
+        let marker_user = format!("marker-{}", uuid::Uuid::new_v4());
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let reminder = serde_json::json!({
+            "kind": "upcoming", "task_id": uuid::Uuid::new_v4(), "user_id": marker_user,
+            "title": "marker", "due_date": "2030-01-01T00:00:00Z",
+        });
+        self.publish(user, "reminders", &event_id, &reminder).await;
+        self.eventually(EVENT_WAIT, || async { (self.notifications(&marker_user).await.len() == 1).then_some(()) })
+            .await;
+        self.eventually(EVENT_WAIT, || async {
+            self.deliveries("reminders").await.iter().any(|d| d.event_id == event_id).then_some(())
+        })
+        .await;
+    }
+
+    /// The events the subscriptions of `topic` gave up on, as
+    /// `todo-host dead-letters <topic>-dlq` lists them.
+    pub async fn dead_letters(&self, topic: &str) -> Vec<serde_json::Value> {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
+            .args(["dead-letters", "-f"])
+            .arg(self.dir.path().join("spin.toml"))
+            .arg(format!("{topic}-dlq"))
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
 }
 
 /// One Server-Sent Event.
