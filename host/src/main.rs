@@ -1,6 +1,7 @@
 //! `todo-host`: runs the todo system's WebAssembly components in the style
 //! of `spin up`, over the embedded default backends.
 
+mod admin;
 mod auth;
 mod backends;
 mod builder;
@@ -10,6 +11,7 @@ mod outbox;
 mod runtime;
 mod sse;
 mod triggers;
+mod watch;
 
 use anyhow::Context;
 use backends::{sqlite, Backends};
@@ -53,6 +55,17 @@ enum Command {
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::FixedOffset>>,
     },
+    /// Manages component versions through a running host's admin API.
+    Component {
+        #[command(subcommand)]
+        action: ComponentAction,
+        /// The admin API of the running host (`up --admin-listen`).
+        #[arg(long, global = true, default_value = "http://127.0.0.1:3001")]
+        admin_url: String,
+        /// The admin token.
+        #[arg(long, global = true, env = "TODO_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
     /// Lists the events subscriptions gave up on, oldest first, as JSON lines.
     DeadLetters {
         #[command(flatten)]
@@ -62,6 +75,23 @@ enum Command {
         /// The dead-letter topic (by default `<topic>-dlq`).
         topic: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ComponentAction {
+    /// Lists every component and the versions the host has seen.
+    List,
+    /// Uploads a new version, compiles it and (unless --no-activate) activates it.
+    Push {
+        id: String,
+        file: PathBuf,
+        #[arg(long)]
+        no_activate: bool,
+    },
+    /// Activates a version seen before (a sha256, or a unique prefix of 8+ characters).
+    Activate { id: String, sha256: String },
+    /// Re-activates the version that was active before the current one.
+    Rollback { id: String },
 }
 
 #[derive(Args)]
@@ -96,6 +126,12 @@ struct UpArgs {
     /// Builds missing or stale components first.
     #[arg(long)]
     build: bool,
+    /// Swaps in a component when its file, or its `source` in the manifest, changes.
+    #[arg(long)]
+    watch: bool,
+    /// Serves the admin API (component versions) on this address; needs TODO_ADMIN_TOKEN.
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -133,11 +169,40 @@ fn main() -> anyhow::Result<()> {
             let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
             tokio::runtime::Runtime::new()?.block_on(job(manifest, &data_dir, limits.limits(), &component, at))
         }
+        Command::Component { action, admin_url, admin_token } => {
+            let token = admin_token.with_context(|| format!("set {} or pass --admin-token", admin::TOKEN_ENV))?;
+            tokio::runtime::Runtime::new()?.block_on(component(action, &admin_url, &token))
+        }
         Command::DeadLetters { manifest, data, topic } => {
             let data_dir = data.resolve(&Manifest::load(&manifest.file)?);
             tokio::runtime::Runtime::new()?.block_on(dead_letters(&data_dir, &topic))
         }
     }
+}
+
+/// The admin API client behind `todo-host component`.
+async fn component(action: ComponentAction, admin_url: &str, token: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let url = |path: String| format!("{}/admin/components{path}", admin_url.trim_end_matches('/'));
+    let request = match action {
+        ComponentAction::List => client.get(url(String::new())),
+        ComponentAction::Push { id, file, no_activate } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            client.post(url(format!("/{id}/versions?activate={}", !no_activate))).body(bytes)
+        }
+        ComponentAction::Activate { id, sha256 } => {
+            client.post(url(format!("/{id}/activate"))).json(&serde_json::json!({ "sha256": sha256 }))
+        }
+        ComponentAction::Rollback { id } => client.post(url(format!("/{id}/rollback"))),
+    };
+    let response = request.bearer_auth(token).send().await.with_context(|| format!("reaching the admin API at {admin_url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.context("reading the admin API's answer")?;
+    if !status.is_success() {
+        anyhow::bail!("{status}: {}", body["error"]["message"].as_str().unwrap_or("(no message)"));
+    }
+    println!("{}", serde_json::to_string_pretty(&body)?);
+    Ok(())
 }
 
 async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result<()> {
@@ -207,6 +272,19 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         hub: hub.clone(),
         started: true.into(),
     });
+    if args.watch {
+        watch::spawn(args.manifest.file.clone(), server.components.clone());
+    }
+    if let Some(addr) = args.admin_listen {
+        let token = std::env::var(admin::TOKEN_ENV)
+            .ok()
+            .filter(|t| t.len() >= 16)
+            .with_context(|| format!("--admin-listen needs {} (16 characters or more)", admin::TOKEN_ENV))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        println!("todo-host admin listening on http://{}", listener.local_addr()?);
+        let router = admin::router(server.components.clone(), token);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

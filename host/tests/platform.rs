@@ -47,6 +47,10 @@ async fn health_readiness_and_authentication() {
     let res = client("alice").get(host.url("/test/whoami")).header("todo-user-id", "mallory").send().await.unwrap();
     assert_eq!(res.text().await.unwrap(), "alice");
 
+    // Signing out clears the stream cookie.
+    let res = anon.post(host.url("/auth/sign-out")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("todo_token=; Path=/api/stream"));
     // Development sign-in is off when the secret is configured.
     let res = anon.post(host.url("/auth/dev/sign-in")).json(&serde_json::json!({"user_id": "a"})).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -66,9 +70,11 @@ async fn static_files_are_served_below_the_component_routes() {
     assert!(res.text().await.unwrap().contains("<title>todo</title>"));
     let res = get("/assets/app.js", "*/*").await.unwrap();
     assert_eq!(res.headers()["content-type"], "text/javascript");
+    assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     assert_eq!(res.text().await.unwrap(), "console.log('todo')");
     // A page of the single-page app: the entry point, for browsers only.
     let res = get("/tasks/42", "text/html,application/xhtml+xml").await.unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-cache");
     assert!(res.text().await.unwrap().contains("<title>todo</title>"));
     let res = get("/assets/missing.js", "*/*").await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);

@@ -1,6 +1,7 @@
 //! An application's components: compiled (through the on-disk cache),
 //! linked against the host interfaces and pre-instantiated once, then
-//! instantiated fresh for every request, event or tick.
+//! instantiated fresh for every request, event or tick. Each component's
+//! active version can be swapped while it serves (see `versions`).
 
 use super::bindings::{handler::EventHandlerComponentPre, scheduled::ScheduledComponentPre, Platform};
 use super::engine::compile_cached;
@@ -8,7 +9,12 @@ use super::store::{new_store, AppContext, InstanceState};
 use crate::backends::pubsub::Outcome;
 use crate::manifest::Manifest;
 use anyhow::Context;
-use std::{collections::HashMap, path::Path, sync::Arc};
+use super::versions::{Slot, VersionInfo};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 use wasmtime::{
     component::{HasSelf, Linker},
     Engine,
@@ -16,7 +22,7 @@ use wasmtime::{
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// What a component is used as, from the triggers that name it.
-#[derive(Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Roles {
     pub http: bool,
     pub handler: bool,
@@ -34,7 +40,9 @@ pub struct Loaded {
 pub struct Components {
     pub engine: Engine,
     pub app: Arc<AppContext>,
-    loaded: HashMap<String, Arc<Loaded>>,
+    linker: Linker<InstanceState>,
+    cache_dir: PathBuf,
+    slots: BTreeMap<String, Slot>,
 }
 
 fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
@@ -63,21 +71,66 @@ impl Components {
         only: Option<&str>,
     ) -> anyhow::Result<Self> {
         let linker = linker(&engine)?;
-        let mut loaded = HashMap::new();
+        let mut this = Self { engine, app, linker, cache_dir: cache_dir.to_owned(), slots: BTreeMap::new() };
         for (id, spec) in manifest.component.iter().filter(|(id, _)| only.is_none_or(|o| o == id.as_str())) {
             let path = manifest.source_path(spec);
-            let started = std::time::Instant::now();
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("reading component {id} from {} (build it with `todo-host build`)", path.display()))?;
-            let component = load_one(&engine, &linker, id, &bytes, roles(manifest, id), cache_dir)?;
-            tracing::info!(component = %id, sha256 = %&component.sha256[..12], elapsed = ?started.elapsed(), "loaded");
-            loaded.insert(id.clone(), Arc::new(component));
+            let roles = roles(manifest, id);
+            let loaded = this.compile(id, &bytes, roles)?;
+            this.slots.insert(id.clone(), Slot::new(roles, loaded, path.display().to_string()));
         }
-        Ok(Self { engine, app, loaded })
+        Ok(this)
     }
 
+    /// Compiles and pre-instantiates `bytes` as component `id`: a version
+    /// that does not fit the component's roles is refused here, before it
+    /// could serve anything.
+    fn compile(&self, id: &str, bytes: &[u8], roles: Roles) -> anyhow::Result<Loaded> {
+        let started = std::time::Instant::now();
+        let loaded = load_one(&self.engine, &self.linker, id, bytes, roles, &self.cache_dir)?;
+        tracing::info!(component = %id, sha256 = %&loaded.sha256[..12], elapsed = ?started.elapsed(), "loaded");
+        Ok(loaded)
+    }
+
+    /// The active version of a component: calls started with it finish on
+    /// it, whatever is activated meanwhile.
     pub fn get(&self, id: &str) -> Option<Arc<Loaded>> {
-        self.loaded.get(id).cloned()
+        self.slots.get(id).map(Slot::active)
+    }
+
+    fn slot(&self, id: &str) -> anyhow::Result<&Slot> {
+        self.slots.get(id).with_context(|| format!("no component {id:?}"))
+    }
+
+    /// The components and their versions, by id.
+    pub fn list(&self) -> BTreeMap<String, Vec<VersionInfo>> {
+        self.slots.iter().map(|(id, slot)| (id.clone(), slot.versions())).collect()
+    }
+
+    /// Compiles a new version (off the async threads) and keeps it; with
+    /// `activate`, makes it the active one.
+    pub async fn push(self: &Arc<Self>, id: &str, bytes: Vec<u8>, source: String, activate: bool) -> anyhow::Result<VersionInfo> {
+        let roles = self.slot(id)?.roles;
+        let (this, owned_id) = (self.clone(), id.to_owned());
+        let loaded = tokio::task::spawn_blocking(move || this.compile(&owned_id, &bytes, roles)).await??;
+        let slot = self.slot(id)?;
+        let sha256 = slot.add(loaded, source);
+        if activate {
+            slot.activate(id, &sha256)
+        } else {
+            slot.info(&sha256)
+        }
+    }
+
+    /// Makes a version seen before the active one (a unique sha256 prefix).
+    pub fn activate(&self, id: &str, sha256: &str) -> anyhow::Result<VersionInfo> {
+        self.slot(id)?.activate(id, sha256)
+    }
+
+    /// Re-activates the version that was active before the current one.
+    pub fn rollback(&self, id: &str) -> anyhow::Result<VersionInfo> {
+        self.slot(id)?.rollback(id)
     }
 
     /// Delivers one event to a handler component; a trap or timeout is a retry.

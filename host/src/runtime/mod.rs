@@ -6,3 +6,4 @@ pub mod components;
 pub mod engine;
 pub mod platform;
 pub mod store;
+pub mod versions;

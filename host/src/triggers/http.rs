@@ -44,6 +44,7 @@ pub fn router(server: Arc<HttpServer>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/auth/dev/sign-in", post(dev_sign_in))
+        .route("/auth/sign-out", post(sign_out))
         .route("/api/stream/tasks", get(crate::sse::stream::handler))
         .fallback(dispatch)
         .with_state(server)
@@ -96,6 +97,12 @@ async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Resp
     ([(header::SET_COOKIE, cookie)], body).into_response()
 }
 
+/// Clears the stream cookie (tokens themselves expire; the client drops its copy).
+async fn sign_out() -> Response {
+    let cookie = format!("{}=; Path=/api/stream; HttpOnly; SameSite=Strict; Max-Age=0", crate::sse::stream::COOKIE);
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+}
+
 /// Routes a request to its component: authenticate, bound the body, then
 /// instantiate the component fresh and let it answer.
 async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Response {
@@ -144,17 +151,22 @@ async fn serve_static(manifest: &Manifest, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     parts.uri = inner.parse().unwrap_or_default();
     let served = tower_http::services::ServeDir::new(&directory).oneshot(http::Request::from_parts(parts, body)).await;
-    match (served, &t.fallback) {
+    // Build tools put content-hashed files under assets/: cache those for
+    // good, and revalidate everything else (index.html names the hashes).
+    let cache = if inner.starts_with("/assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let mut response = match (served, &t.fallback) {
         (Ok(response), _) if response.status() != StatusCode::NOT_FOUND => response.map(Body::new),
         (_, Some(entry)) if wants_html => {
             let file = tower_http::services::ServeFile::new(directory.join(entry));
             match file.oneshot(http::Request::new(Body::empty())).await {
                 Ok(response) => response.map(Body::new),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "static_failed", e.to_string()),
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "static_failed", e.to_string()),
             }
         }
-        _ => not_found(),
-    }
+        _ => return not_found(),
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }
 
 /// Reads the body (at most `MAX_BODY_BYTES`) and sets the host's headers.

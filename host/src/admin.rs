@@ -1,0 +1,99 @@
+//! The admin API, on a listener of its own (off unless `--admin-listen`),
+//! guarded by the `TODO_ADMIN_TOKEN` bearer token: list components and
+//! their versions, push a new version, activate one, roll back.
+
+use crate::runtime::components::Components;
+use crate::triggers::http::error;
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, Request, State},
+    http::{header, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub const TOKEN_ENV: &str = "TODO_ADMIN_TOKEN";
+/// The largest component an admin may upload.
+const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
+#[derive(Clone)]
+struct Admin {
+    components: Arc<Components>,
+    token: Arc<str>,
+}
+
+pub fn router(components: Arc<Components>, token: String) -> Router {
+    let admin = Admin { components, token: token.into() };
+    Router::new()
+        .route("/admin/components", get(list))
+        .route("/admin/components/{id}/versions", post(push))
+        .route("/admin/components/{id}/activate", post(activate))
+        .route("/admin/components/{id}/rollback", post(rollback))
+        .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES))
+        .route_layer(middleware::from_fn_with_state(admin.clone(), authorize))
+        .with_state(admin)
+}
+
+async fn authorize(State(admin): State<Admin>, request: Request, next: Next) -> Response {
+    let given = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), admin.token.as_bytes()) => next.run(request).await,
+        _ => error(StatusCode::UNAUTHORIZED, "unauthorized", format!("the admin API needs the {TOKEN_ENV} bearer token")),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Unknown components are 404s; anything else the host refuses is a 422.
+fn refused(e: anyhow::Error, components: &Components, id: &str) -> Response {
+    if components.get(id).is_none() {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no component {id:?}"));
+    }
+    error(StatusCode::UNPROCESSABLE_ENTITY, "refused", format!("{e:#}"))
+}
+
+async fn list(State(admin): State<Admin>) -> Response {
+    Json(serde_json::json!({ "components": admin.components.list() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct PushQuery {
+    #[serde(default = "yes")]
+    activate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn push(State(admin): State<Admin>, Path(id): Path<String>, Query(q): Query<PushQuery>, body: Bytes) -> Response {
+    match admin.components.push(&id, body.to_vec(), "admin upload".into(), q.activate).await {
+        Ok(version) => (StatusCode::CREATED, Json(version)).into_response(),
+        Err(e) => refused(e, &admin.components, &id),
+    }
+}
+
+#[derive(Deserialize)]
+struct Activate {
+    sha256: String,
+}
+
+async fn activate(State(admin): State<Admin>, Path(id): Path<String>, Json(body): Json<Activate>) -> Response {
+    match admin.components.activate(&id, &body.sha256) {
+        Ok(version) => Json(version).into_response(),
+        Err(e) => refused(e, &admin.components, &id),
+    }
+}
+
+async fn rollback(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
+    match admin.components.rollback(&id) {
+        Ok(version) => Json(version).into_response(),
+        Err(e) => refused(e, &admin.components, &id),
+    }
+}

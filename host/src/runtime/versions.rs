@@ -1,0 +1,136 @@
+//! The versions of one component: every version the host has seen (content
+//! hash, source, time loaded), the active one, and the activation history.
+//! A swap replaces the active `Arc<Loaded>` atomically: calls already
+//! running keep the version they started with.
+
+use super::components::{Loaded, Roles};
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Versions kept per component (the active one is never dropped).
+const KEPT: usize = 8;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionInfo {
+    pub sha256: String,
+    pub source: String,
+    pub loaded_at: chrono::DateTime<chrono::Utc>,
+    pub active: bool,
+}
+
+struct Version {
+    loaded: Arc<Loaded>,
+    source: String,
+    loaded_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub struct Slot {
+    pub roles: Roles,
+    active: RwLock<Arc<Loaded>>,
+    /// Oldest first.
+    versions: Mutex<Vec<Version>>,
+    /// Activated hashes, oldest first; the last is the active one.
+    activations: Mutex<Vec<String>>,
+}
+
+impl Slot {
+    pub fn new(roles: Roles, loaded: Loaded, source: String) -> Self {
+        let loaded = Arc::new(loaded);
+        let sha256 = loaded.sha256.clone();
+        Self {
+            roles,
+            active: RwLock::new(loaded.clone()),
+            versions: Mutex::new(vec![Version { loaded, source, loaded_at: chrono::Utc::now() }]),
+            activations: Mutex::new(vec![sha256]),
+        }
+    }
+
+    pub fn active(&self) -> Arc<Loaded> {
+        self.active.read().unwrap().clone()
+    }
+
+    /// Keeps a compiled version (once per hash); returns its hash.
+    pub fn add(&self, loaded: Loaded, source: String) -> String {
+        let sha256 = loaded.sha256.clone();
+        let mut versions = self.versions.lock().unwrap();
+        if !versions.iter().any(|v| v.loaded.sha256 == sha256) {
+            versions.push(Version { loaded: Arc::new(loaded), source, loaded_at: chrono::Utc::now() });
+            let active = self.active().sha256.clone();
+            while versions.len() > KEPT {
+                let Some(oldest) = versions.iter().position(|v| v.loaded.sha256 != active) else { break };
+                versions.remove(oldest);
+            }
+        }
+        sha256
+    }
+
+    pub fn activate(&self, id: &str, sha256_prefix: &str) -> anyhow::Result<VersionInfo> {
+        let loaded = self.find(sha256_prefix)?;
+        let mut activations = self.activations.lock().unwrap();
+        if self.active().sha256 == loaded.sha256 {
+            return self.info(&loaded.sha256);
+        }
+        let old = std::mem::replace(&mut *self.active.write().unwrap(), loaded.clone());
+        activations.push(loaded.sha256.clone());
+        drop(activations);
+        log_swap(id, &old.sha256, &loaded.sha256);
+        self.info(&loaded.sha256)
+    }
+
+    pub fn rollback(&self, id: &str) -> anyhow::Result<VersionInfo> {
+        let mut activations = self.activations.lock().unwrap();
+        if activations.len() < 2 {
+            bail!("component {id} has no earlier version to roll back to");
+        }
+        let current = activations.pop().expect("checked");
+        let previous = activations.last().expect("checked").clone();
+        let loaded = match self.find(&previous) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                activations.push(current);
+                return Err(e.context("the previous version is no longer kept"));
+            }
+        };
+        *self.active.write().unwrap() = loaded;
+        drop(activations);
+        log_swap(id, &current, &previous);
+        self.info(&previous)
+    }
+
+    fn find(&self, sha256_prefix: &str) -> anyhow::Result<Arc<Loaded>> {
+        if sha256_prefix.len() < 8 {
+            bail!("give at least 8 characters of the sha256");
+        }
+        let versions = self.versions.lock().unwrap();
+        let mut matches = versions.iter().filter(|v| v.loaded.sha256.starts_with(sha256_prefix));
+        let found = matches.next().with_context(|| format!("no version {sha256_prefix} (push it first)"))?;
+        if matches.next().is_some() {
+            bail!("{sha256_prefix} matches several versions");
+        }
+        Ok(found.loaded.clone())
+    }
+
+    pub fn info(&self, sha256: &str) -> anyhow::Result<VersionInfo> {
+        self.versions().into_iter().find(|v| v.sha256 == sha256).context("no such version")
+    }
+
+    pub fn versions(&self) -> Vec<VersionInfo> {
+        let active = self.active().sha256.clone();
+        self.versions
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| VersionInfo {
+                sha256: v.loaded.sha256.clone(),
+                source: v.source.clone(),
+                loaded_at: v.loaded_at,
+                active: v.loaded.sha256 == active,
+            })
+            .collect()
+    }
+}
+
+fn log_swap(id: &str, old: &str, new: &str) {
+    tracing::info!(component = %id, old_sha256 = %old, new_sha256 = %new, "component swapped");
+}
