@@ -2,9 +2,8 @@
 //! audit row and both events commit together or not at all (an early return
 //! drops the transaction, which rolls it back).
 
-use crate::http_util::{self, json, json_text, no_content, parse_id, Context};
-use crate::store::{self, Autocommit, StoredResponse};
-use crate::todo::platform::sql::{self, Transaction};
+use crate::store::{self, StoredResponse};
+use crate::SOURCE;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,7 +15,16 @@ use todo_domain::time::now_utc;
 use todo_domain::{
     ApiError, ErrorCode, FieldError, HistoryQuery, ListQuery, NewTask, TaskChange, TaskPatch,
 };
+use todo_guest::db::Autocommit;
+use todo_guest::http::{json, json_text, no_content, Context};
+use todo_guest::sql::{self, Transaction};
+use todo_guest::{encode, tasks};
 use uuid::Uuid;
+
+/// A task id from the path.
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    todo_guest::http::parse_id(raw, "task")
+}
 
 pub fn list(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
     let query = ListQuery::parse(req.query())?;
@@ -26,7 +34,7 @@ pub fn list(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
 
 pub fn get(ctx: &Context, id: &str) -> Result<Response, ApiError> {
     let id = parse_id(id)?;
-    let task = store::find_task(&Autocommit, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
+    let task = tasks::find_task(&Autocommit, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
     Ok(json(200, &task))
 }
 
@@ -83,9 +91,8 @@ fn create_once(
     }
     let now = now_utc();
     let task = new.into_task(Uuid::new_v4(), now);
-    store::insert_task(&tx, &ctx.user_id, &task)?;
-    let body = http_util::encode(&task)?;
-    record(&tx, &TaskChange::created(&ctx.user_id, task), now)?;
+    let body = encode(&task)?;
+    tasks::create_task(&tx, SOURCE, &ctx.user_id, &task, now)?;
     if let Some(idempotency) = idempotency {
         let response = StoredResponse {
             request_hash: idempotency.request_hash.clone(),
@@ -130,14 +137,14 @@ pub fn complete(ctx: &Context, req: &Request, id: &str) -> Result<Response, ApiE
 /// Applies a patch; one that changes nothing writes nothing and returns the task.
 fn change(ctx: &Context, id: Uuid, patch: TaskPatch) -> Result<Response, ApiError> {
     let tx = sql::begin()?;
-    let before = store::find_task(&tx, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
+    let before = tasks::find_task(&tx, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
     let now = now_utc();
     let (after, changes) = before.apply(patch, now);
     let response = json(200, &after);
     if changes.is_empty() {
         return Ok(response);
     }
-    store::update_task(&tx, &ctx.user_id, &after, changes.get("tags").is_some())?;
+    tasks::update_task(&tx, &ctx.user_id, &after, changes.get("tags").is_some())?;
     record(&tx, &TaskChange::updated(&ctx.user_id, after, changes), now)?;
     tx.commit()?;
     Ok(response)
@@ -146,8 +153,8 @@ fn change(ctx: &Context, id: Uuid, patch: TaskPatch) -> Result<Response, ApiErro
 pub fn delete(ctx: &Context, id: &str) -> Result<Response, ApiError> {
     let id = parse_id(id)?;
     let tx = sql::begin()?;
-    let task = store::find_task(&tx, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
-    store::delete_task(&tx, &ctx.user_id, id)?;
+    let task = tasks::find_task(&tx, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
+    tasks::delete_task(&tx, &ctx.user_id, id)?;
     record(&tx, &TaskChange::deleted(&ctx.user_id, task), now_utc())?;
     tx.commit()?;
     Ok(no_content())
@@ -158,7 +165,7 @@ pub fn history(ctx: &Context, req: &Request, id: &str) -> Result<Response, ApiEr
     let query = HistoryQuery::parse(req.query())?;
     let items = store::history(&ctx.user_id, id, query.limit)?;
     // No audit rows: 404 unless the task exists (written without any).
-    if items.is_empty() && store::find_task(&Autocommit, &ctx.user_id, id)?.is_none() {
+    if items.is_empty() && tasks::find_task(&Autocommit, &ctx.user_id, id)?.is_none() {
         return Err(ApiError::not_found());
     }
     Ok(json(200, &json!({ "items": items })))
@@ -166,7 +173,5 @@ pub fn history(ctx: &Context, req: &Request, id: &str) -> Result<Response, ApiEr
 
 /// Writes the audit row and publishes both events, sharing one event id.
 fn record(tx: &Transaction, change: &TaskChange, at: DateTime<Utc>) -> Result<(), ApiError> {
-    let event_id = Uuid::new_v4();
-    store::insert_audit(tx, change, event_id, at)?;
-    crate::events::publish(tx, change, event_id, at)
+    tasks::record(tx, SOURCE, change, at).map(drop)
 }

@@ -2,43 +2,22 @@
 //!
 //! Every change commits the task, its audit row and its two events in one
 //! transaction (the host's outbox publishes the events after the commit).
+//! The platform bindings and the task persistence live in `todo-guest`.
 
-mod events;
 mod handlers;
-mod http_util;
 mod store;
 
-// Imports only: spin-sdk already exports `wasi:http/incoming-handler`.
-wit_bindgen::generate!({
-    world: "todo:platform/platform",
-    path: "../../wit",
-});
-
-use http_util::Context;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use todo_domain::ApiError;
+use todo_guest::http;
 
-/// Beyond this the host has already refused the body; checked again here.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The `source` of the events this component publishes.
+pub(crate) const SOURCE: &str = "/task-api";
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let ctx = match Context::of(&req) {
-        Ok(ctx) => ctx,
-        Err(err) => return http_util::error(&err),
-    };
-    let result = if req.body().len() > MAX_BODY_BYTES {
-        Err(ApiError::payload_too_large(MAX_BODY_BYTES))
-    } else {
-        dispatch(&ctx, &req)
-    };
-    result.unwrap_or_else(|err| {
-        if err.status() >= 500 {
-            ctx.log_failure(&err);
-        }
-        http_util::error(&err)
-    })
+    http::serve(&req, "task-api", dispatch)
 }
 
 /// The paths this component serves.
@@ -51,15 +30,8 @@ enum Route<'a> {
 
 impl<'a> Route<'a> {
     fn of(path: &'a str) -> Option<Self> {
-        let rest = match path.strip_prefix("/api/todos")? {
-            "" | "/" => return Some(Self::Tasks),
-            rest => rest.strip_prefix('/')?.trim_end_matches('/'),
-        };
-        let segments: Vec<&str> = rest.split('/').collect();
-        if segments.contains(&"") {
-            return None;
-        }
-        match segments.as_slice() {
+        match http::segments(path, "/api/todos")?.as_slice() {
+            [] => Some(Self::Tasks),
             [id] => Some(Self::Task(id)),
             [id, "complete"] => Some(Self::Complete(id)),
             [id, "history"] => Some(Self::History(id)),
@@ -78,7 +50,7 @@ impl<'a> Route<'a> {
     }
 }
 
-fn dispatch(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
+fn dispatch(ctx: &http::Context, req: &Request) -> Result<Response, ApiError> {
     let route = Route::of(req.path()).ok_or_else(ApiError::route_not_found)?;
     match (&route, req.method()) {
         (Route::Tasks, Method::Get) => handlers::list(ctx, req),
@@ -88,7 +60,7 @@ fn dispatch(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
         (Route::Task(id), Method::Delete) => handlers::delete(ctx, id),
         (Route::Complete(id), Method::Patch) => handlers::complete(ctx, req, id),
         (Route::History(id), Method::Get) => handlers::history(ctx, req, id),
-        (_, method) => Ok(http_util::method_not_allowed(method, route.allowed())),
+        (_, method) => Ok(http::method_not_allowed(method, route.allowed())),
     }
 }
 

@@ -21,8 +21,11 @@ wit_bindgen::generate!({
 use exports::todo::platform::{event_handler, scheduled_job};
 use todo::platform::{pubsub, sql, state, types::CloudEvent};
 
-/// Changes with every build that matters to version tests.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// What `/test/version` reports: hot-swap tests build a second version.
+const VERSION: &str = match option_env!("TEST_GUEST_VERSION") {
+    Some(version) => version,
+    None => "v1",
+};
 
 fn text(status: u16, body: impl Into<String>) -> Response {
     Response::builder().status(status).header("content-type", "text/plain").body(body.into()).build()

@@ -91,15 +91,27 @@ impl ApiError {
         Self::new(ErrorCode::InvalidQuery, format!("{param}: {reason}"))
     }
 
+    /// A task id in the path that is not a UUID.
     pub fn invalid_id(raw: &str) -> Self {
+        Self::invalid_id_of("task", raw)
+    }
+
+    /// An id of a `what` (`task`, `notification`) that is not a UUID.
+    pub fn invalid_id_of(what: &str, raw: &str) -> Self {
         Self::new(
             ErrorCode::InvalidId,
-            format!("`{raw}` is not a valid task id (a UUID)"),
+            format!("`{raw}` is not a valid {what} id (a UUID)"),
         )
     }
 
+    /// No such task (or not the caller's).
     pub fn not_found() -> Self {
-        Self::new(ErrorCode::NotFound, "no such task")
+        Self::not_found_of("task")
+    }
+
+    /// No such `what` (or not the caller's).
+    pub fn not_found_of(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no such {what}"))
     }
 
     pub fn route_not_found() -> Self {
@@ -226,6 +238,14 @@ mod tests {
             "limit: must be between 1 and 100"
         );
         assert!(ApiError::invalid_id("abc").message.contains("`abc`"));
+        assert_eq!(
+            ApiError::invalid_id_of("notification", "x").message,
+            "`x` is not a valid notification id (a UUID)"
+        );
+        assert_eq!(
+            ApiError::not_found_of("notification").to_json(),
+            json!({"error": {"code": "not_found", "message": "no such notification"}})
+        );
         assert!(ApiError::method_not_allowed("PATCH")
             .message
             .contains("PATCH"));

@@ -150,6 +150,20 @@ pub struct TaskEvent {
     pub changed_fields: ChangeSet,
 }
 
+impl TaskEvent {
+    /// The task this event calls for, if any: only the `task.completed` of a
+    /// recurring task has a next occurrence, counted from the completed task
+    /// (whose `updated_at` is its completion time). See
+    /// [`next_occurrence`](crate::recurrence::next_occurrence).
+    pub fn next_occurrence(&self, id: Uuid, now: DateTime<Utc>) -> Option<Task> {
+        if self.event_type != ChangeKind::Completed {
+            return None;
+        }
+        let done = self.task.as_ref()?;
+        crate::recurrence::next_occurrence(done, done.updated_at, id, now)
+    }
+}
+
 /// Data of `sync.task-changed` on `task-updates`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncEvent {
@@ -277,6 +291,31 @@ mod tests {
             serde_json::to_value(change.sync_event(task().created_at)).unwrap()["change_type"],
             "deleted"
         );
+    }
+
+    #[test]
+    fn only_completions_of_recurring_tasks_have_a_next_occurrence() {
+        let mut recurring = task();
+        recurring.recurrence_pattern =
+            Some(crate::RecurrencePattern::new(crate::Frequency::Daily, 1).unwrap());
+        let now = parse_utc("2026-01-03T00:00:00Z").unwrap();
+        let completion = update(&recurring, r#"{"completed": true}"#).task_event();
+        let next = completion.next_occurrence(Uuid::from_u128(2), now).unwrap();
+        assert_eq!(next.parent_task_id, Some(recurring.id));
+        // No due date: a day after the completion (the snapshot's updated_at).
+        assert_eq!(
+            next.due_date,
+            Some(parse_utc("2026-01-03T00:00:00Z").unwrap())
+        );
+        assert_eq!(next.created_at, now);
+
+        let edit = update(&recurring, r#"{"title": "b"}"#).task_event();
+        assert_eq!(edit.next_occurrence(Uuid::from_u128(2), now), None);
+        let plain = update(&task(), r#"{"completed": true}"#).task_event();
+        assert_eq!(plain.next_occurrence(Uuid::from_u128(2), now), None);
+        let mut deleted = TaskChange::deleted(USER, recurring).task_event();
+        deleted.event_type = ChangeKind::Completed;
+        assert_eq!(deleted.next_occurrence(Uuid::from_u128(2), now), None);
     }
 
     #[test]

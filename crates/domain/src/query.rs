@@ -131,7 +131,7 @@ pub struct SqlFragment {
 
 impl SqlFragment {
     /// Adds a value, returning its placeholder.
-    fn bind(&mut self, param: SqlParam) -> String {
+    pub fn bind(&mut self, param: SqlParam) -> String {
         self.params.push(param);
         format!("${}", self.params.len())
     }
@@ -328,10 +328,10 @@ impl HistoryQuery {
 }
 
 /// The known, non-empty parameters of a query string, decoded.
-struct Params(HashMap<&'static str, String>);
+pub(crate) struct Params(HashMap<&'static str, String>);
 
 impl Params {
-    fn parse(query: &str, known: &[&'static str]) -> Result<Self, ApiError> {
+    pub(crate) fn parse(query: &str, known: &[&'static str]) -> Result<Self, ApiError> {
         let mut values = HashMap::new();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let Some(&name) = known.iter().find(|k| **k == name) else {
@@ -347,7 +347,7 @@ impl Params {
         Ok(Self(values))
     }
 
-    fn value<T>(
+    pub(crate) fn value<T>(
         &self,
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -358,7 +358,7 @@ impl Params {
             .transpose()
     }
 
-    fn limit(&self) -> Result<u32, ApiError> {
+    pub(crate) fn limit(&self) -> Result<u32, ApiError> {
         let limit = self.value("limit", |v| {
             v.parse::<u32>()
                 .ok()

@@ -1,7 +1,9 @@
 //! Recurring tasks: the pattern and the arithmetic of the next due date.
 
+use crate::task::Task;
 use chrono::{DateTime, Days, Months, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// The largest `interval` a pattern accepts.
 pub const MAX_INTERVAL: u32 = 365;
@@ -81,6 +83,34 @@ pub fn next_due(pattern: &RecurrencePattern, from: DateTime<Utc>) -> DateTime<Ut
         Frequency::Monthly => from.checked_add_months(Months::new(pattern.interval)),
     };
     next.unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The task that follows `done`, a recurring task completed at
+/// `completed_at`: the same title, description, tags, priority and pattern,
+/// not completed, child of `done` (`parent_task_id`), due one step of the
+/// pattern after `done`'s due date — or, when `done` had none, one step after
+/// its completion. `None` when `done` does not recur.
+pub fn next_occurrence(
+    done: &Task,
+    completed_at: DateTime<Utc>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Option<Task> {
+    let pattern = done.recurrence_pattern?;
+    let from = done.due_date.unwrap_or(completed_at);
+    Some(Task {
+        id,
+        title: done.title.clone(),
+        description: done.description.clone(),
+        completed: false,
+        priority: done.priority,
+        tags: done.tags.clone(),
+        due_date: Some(next_due(&pattern, from)),
+        recurrence_pattern: Some(pattern),
+        parent_task_id: Some(done.id),
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +236,71 @@ mod tests {
         assert_eq!(
             next_due(&pattern(Frequency::Monthly, 365), DateTime::<Utc>::MAX_UTC),
             DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    fn recurring(body: serde_json::Value) -> Task {
+        let mut task = crate::NewTask::from_json(body.to_string().as_bytes())
+            .unwrap()
+            .into_task(
+                Uuid::from_u128(1),
+                parse_utc("2026-01-01T00:00:00Z").unwrap(),
+            );
+        task.completed = true;
+        task.updated_at = parse_utc("2026-01-05T10:00:00Z").unwrap();
+        task
+    }
+
+    #[test]
+    fn next_occurrence_copies_the_task_and_advances_the_due_date() {
+        let done = recurring(json!({
+            "title": "Water plants", "description": "the ferns too", "priority": "high",
+            "tags": ["home", "garden"], "due_date": "2026-01-04T08:00:00Z",
+            "recurrence_pattern": {"frequency": "weekly", "interval": 2},
+        }));
+        let now = parse_utc("2026-01-05T10:00:01Z").unwrap();
+        let next = next_occurrence(&done, done.updated_at, Uuid::from_u128(2), now).unwrap();
+        assert_eq!(
+            next,
+            Task {
+                id: Uuid::from_u128(2),
+                completed: false,
+                due_date: Some(parse_utc("2026-01-18T08:00:00Z").unwrap()),
+                parent_task_id: Some(done.id),
+                created_at: now,
+                updated_at: now,
+                ..done.clone()
+            }
+        );
+    }
+
+    #[test]
+    fn next_occurrence_of_an_undated_task_counts_from_its_completion() {
+        let done = recurring(
+            json!({"title": "t", "recurrence_pattern": {"frequency": "daily", "interval": 3}}),
+        );
+        let next =
+            next_occurrence(&done, done.updated_at, Uuid::from_u128(2), done.updated_at).unwrap();
+        assert_eq!(
+            next.due_date,
+            Some(parse_utc("2026-01-08T10:00:00Z").unwrap())
+        );
+
+        let done = recurring(json!({"title": "t", "recurrence_pattern": {"frequency": "monthly"}}));
+        let completed_at = parse_utc("2026-01-31T23:00:00Z").unwrap();
+        let next = next_occurrence(&done, completed_at, Uuid::from_u128(2), completed_at).unwrap();
+        assert_eq!(
+            next.due_date,
+            Some(parse_utc("2026-02-28T23:00:00Z").unwrap())
+        );
+    }
+
+    #[test]
+    fn a_task_without_a_pattern_has_no_next_occurrence() {
+        let done = recurring(json!({"title": "t", "due_date": "2026-01-04T08:00:00Z"}));
+        assert_eq!(
+            next_occurrence(&done, done.updated_at, Uuid::from_u128(2), done.updated_at),
+            None
         );
     }
 

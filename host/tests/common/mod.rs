@@ -136,17 +136,43 @@ pub struct Options {
     pub guest_timeout_ms: u64,
     pub guest_memory_mb: usize,
     pub test_guest: PathBuf,
+    /// Serve the admin API (with `ADMIN_TOKEN`) on a port of its own.
+    pub admin: bool,
+    /// Run with `--watch`.
+    pub watch: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { guest_timeout_ms: 2_000, guest_memory_mb: 64, test_guest: wasm("test-guest") }
+        Self { guest_timeout_ms: 2_000, guest_memory_mb: 64, test_guest: wasm("test-guest"), admin: false, watch: false }
     }
+}
+
+pub const ADMIN_TOKEN: &str = "integration-test-admin-token";
+
+/// Builds the test component reporting `version` from `/test/version`, in a
+/// target directory of its own; returns its path.
+pub fn build_test_guest(version: &str) -> PathBuf {
+    build_components();
+    let dir = repo().join(format!("target/wasm-{version}"));
+    let status = Command::new(repo().join("components/build.sh"))
+        .arg("test-guest")
+        .env("WASM_TARGET_DIR", &dir)
+        .env("TEST_GUEST_VERSION", version)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        .status()
+        .expect("running components/build.sh");
+    assert!(status.success(), "building test-guest {version} failed");
+    dir.join("wasm32-wasip2/release/test_guest.wasm")
 }
 
 pub struct Host {
     child: Option<Child>,
     pub base: String,
+    /// The admin API, with `Options::admin`.
+    pub admin_base: Option<String>,
     pub dir: tempfile::TempDir,
     options: Options,
 }
@@ -170,13 +196,14 @@ impl Host {
         std::fs::create_dir_all(&shared).unwrap();
         std::fs::create_dir_all(dir.path().join(".data")).unwrap();
         std::os::unix::fs::symlink(&shared, dir.path().join(".data/compiled")).unwrap();
-        let mut host = Host { child: None, base: String::new(), dir, options };
+        let mut host = Host { child: None, base: String::new(), admin_base: None, dir, options };
         host.spawn();
         host
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_todo-host"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_todo-host"));
+        command
             .args(["up", "--listen", "127.0.0.1:0", "-f"])
             .arg(self.dir.path().join("spin.toml"))
             .arg("--guest-timeout-ms")
@@ -185,19 +212,32 @@ impl Host {
             .arg(self.options.guest_memory_mb.to_string())
             .env("TODO_JWT_SECRET", SECRET)
             .env("RUST_LOG", "info,todo_host=debug")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting todo-host");
+            .stdout(Stdio::piped());
+        if self.options.admin {
+            command.args(["--admin-listen", "127.0.0.1:0"]).env("TODO_ADMIN_TOKEN", ADMIN_TOKEN);
+        }
+        if self.options.watch {
+            command.arg("--watch");
+        }
+        let mut child = command.spawn().expect("starting todo-host");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("todo-host listening on ") {
-                    let _ = tx.send(addr.to_owned());
+                for (kind, prefix) in [("admin", "todo-host admin listening on "), ("api", "todo-host listening on ")] {
+                    if let Some(addr) = line.strip_prefix(prefix) {
+                        let _ = tx.send((kind, addr.to_owned()));
+                    }
                 }
             }
         });
-        self.base = rx.recv_timeout(Duration::from_secs(120)).expect("todo-host did not start listening");
+        let started = |rx: &std::sync::mpsc::Receiver<(&str, String)>| {
+            rx.recv_timeout(Duration::from_secs(120)).expect("todo-host did not start listening")
+        };
+        if self.options.admin {
+            self.admin_base = Some(started(&rx).1);
+        }
+        self.base = started(&rx).1;
         self.child = Some(child);
     }
 

@@ -1,0 +1,125 @@
+//! The notification handler: subscribed to `reminders`, it turns each
+//! reminder into one `notification` row and announces it with
+//! `notification.created` on `task-updates` (so open dashboards update their
+//! bell); and it serves the Notification API (`/api/notifications/...`).
+//!
+//! Handling an event is one transaction: the `processed_event` row (consumer
+//! `notification-handler`), the notification and its event commit together,
+//! so a redelivered event finds its row and creates nothing new.
+
+mod api;
+mod store;
+
+// Only the event-handler export is generated here; the imports are
+// todo-guest's bindings, and spin-sdk exports `wasi:http/incoming-handler`.
+wit_bindgen::generate!({
+    world: "todo:platform/event-handler-component",
+    path: "../../wit",
+    with: {
+        "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
+        "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
+        "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
+        "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
+    },
+});
+
+use exports::todo::platform::event_handler::{self, Outcome};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+use todo_domain::events::TASK_UPDATES_TOPIC;
+use todo_domain::notification::NOTIFICATION_CREATED;
+use todo_domain::reminder::REMINDERS_TOPIC;
+use todo_domain::time::now_utc;
+use todo_domain::{ApiError, Notification, NotificationCreated, Reminder, ReminderKind};
+use todo_guest::events::Event;
+use todo_guest::types::CloudEvent;
+use todo_guest::{log, processed, tx};
+use uuid::Uuid;
+
+/// The component's name: its log prefix and its consumer name in `processed_event`.
+const NAME: &str = "notification-handler";
+const SOURCE: &str = "/notification-handler";
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    todo_guest::http::serve(&req, NAME, api::dispatch)
+}
+
+struct Handler;
+
+impl event_handler::Guest for Handler {
+    fn handle(topic: String, event: CloudEvent, attempt: u32) -> Outcome {
+        log::set_component(NAME);
+        if topic != REMINDERS_TOPIC {
+            log::line(format_args!(
+                "event {} from unexpected topic {topic}: dropped",
+                event.id
+            ));
+            return Outcome::Drop;
+        }
+        let reminder = match reminder_of(&event) {
+            Ok(reminder) => reminder,
+            Err(why) => {
+                log::line(format_args!("event {}: {why}: dropped", event.id));
+                return Outcome::Drop;
+            }
+        };
+        match notify(&event.id, &reminder) {
+            Ok(_) => Outcome::Success,
+            // The database or the outbox is unavailable, or something else
+            // failed: retried with backoff, then dead-lettered where it shows.
+            Err(err) => {
+                log::line(format_args!(
+                    "event {} attempt {attempt}: {err}: retry",
+                    event.id
+                ));
+                Outcome::Retry
+            }
+        }
+    }
+}
+
+export!(Handler);
+
+/// The reminder an event carries. Its data decides; an envelope type that
+/// names a reminder must agree with it.
+fn reminder_of(event: &CloudEvent) -> Result<Reminder, String> {
+    let reminder: Reminder =
+        serde_json::from_str(&event.data).map_err(|e| format!("not a reminder ({e})"))?;
+    if reminder.user_id.trim().is_empty() {
+        return Err("the reminder has no user".into());
+    }
+    match ReminderKind::from_event_type(&event.type_) {
+        Some(kind) if kind != reminder.kind => Err(format!(
+            "type {} but data of a {:?} reminder",
+            event.type_, reminder.kind
+        )),
+        _ => Ok(reminder),
+    }
+}
+
+/// Creates the reminder's notification and its event, once per event id:
+/// `Ok(false)` when the event was handled before.
+fn notify(event_id: &str, reminder: &Reminder) -> Result<bool, ApiError> {
+    let now = now_utc();
+    let notification = Notification::of_reminder(reminder, Uuid::new_v4(), now);
+    tx::transaction(|tx| {
+        if !processed::first_delivery(tx, event_id, NAME, now)? {
+            return Ok(false);
+        }
+        store::insert(tx, &reminder.user_id, &notification, event_id)?;
+        Event {
+            id: Uuid::new_v4(),
+            source: SOURCE,
+            event_type: NOTIFICATION_CREATED,
+            subject: Some(notification.id.to_string()),
+            at: now,
+            data: &NotificationCreated {
+                user_id: reminder.user_id.clone(),
+                notification: notification.clone(),
+            },
+        }
+        .publish(TASK_UPDATES_TOPIC, &reminder.user_id, Some(tx))?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,23 @@
+//! Log lines on stderr (the host passes a guest's stderr through), each
+//! prefixed with the component's name so the host's log tells who said it.
+
+use std::fmt::Display;
+use std::sync::OnceLock;
+
+static COMPONENT: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the component in its log lines; call it first in every export
+/// (each call runs in a fresh instance). Later calls change nothing.
+pub fn set_component(name: &'static str) {
+    let _ = COMPONENT.set(name);
+}
+
+/// The name given to `set_component`, or `guest`.
+pub fn component() -> &'static str {
+    COMPONENT.get().copied().unwrap_or("guest")
+}
+
+/// Writes `<component>: <message>` to stderr.
+pub fn line(message: impl Display) {
+    eprintln!("{}: {message}", component());
+}
