@@ -231,13 +231,13 @@ impl Host {
                 }
             }
         });
-        let started = |rx: &std::sync::mpsc::Receiver<(&str, String)>| {
-            rx.recv_timeout(Duration::from_secs(120)).expect("todo-host did not start listening")
+        let started = |rx: &std::sync::mpsc::Receiver<(&'static str, String)>| -> String {
+            rx.recv_timeout(Duration::from_secs(120)).expect("todo-host did not start listening").1
         };
         if self.options.admin {
-            self.admin_base = Some(started(&rx).1);
+            self.admin_base = Some(started(&rx));
         }
-        self.base = started(&rx).1;
+        self.base = started(&rx);
         self.child = Some(child);
     }
 
