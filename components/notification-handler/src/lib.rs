@@ -12,16 +12,7 @@ mod store;
 
 // Only the event-handler export is generated here; the imports are
 // todo-guest's bindings, and spin-sdk exports `wasi:http/incoming-handler`.
-wit_bindgen::generate!({
-    world: "todo:platform/event-handler-component",
-    path: "../../wit",
-    with: {
-        "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
-        "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
-        "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
-        "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
-    },
-});
+todo_guest::generate_exports!("todo:platform/event-handler-component");
 
 use exports::todo::platform::event_handler::{self, Outcome};
 use spin_sdk::http::{Request, Response};

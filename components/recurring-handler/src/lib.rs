@@ -10,16 +10,7 @@
 //! `task.parent_task_id`, which is rolled back and counted as done.
 
 // Only the export is generated here; the imports are todo-guest's bindings.
-wit_bindgen::generate!({
-    world: "todo:platform/event-handler-component",
-    path: "../../wit",
-    with: {
-        "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
-        "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
-        "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
-        "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
-    },
-});
+todo_guest::generate_exports!("todo:platform/event-handler-component");
 
 use exports::todo::platform::event_handler::{self, Outcome};
 use todo_domain::events::TASK_EVENTS_TOPIC;

@@ -10,16 +10,7 @@
 //! next tick retries.
 
 // Only the export is generated here; the imports are todo-guest's bindings.
-wit_bindgen::generate!({
-    world: "todo:platform/scheduled-component",
-    path: "../../wit",
-    with: {
-        "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
-        "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
-        "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
-        "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
-    },
-});
+todo_guest::generate_exports!("todo:platform/scheduled-component");
 
 use chrono::{DateTime, Utc};
 use exports::todo::platform::scheduled_job;

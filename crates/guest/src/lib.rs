@@ -6,20 +6,8 @@
 //! the `http` feature — the JSON plumbing of HTTP components (spin-sdk).
 //!
 //! A component that also exports a world (an event handler, a scheduled job)
-//! generates only its exports and maps the imports to these bindings:
-//!
-//! ```ignore
-//! wit_bindgen::generate!({
-//!     world: "todo:platform/event-handler-component",
-//!     path: "../../wit",
-//!     with: {
-//!         "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
-//!         "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
-//!         "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
-//!         "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
-//!     },
-//! });
-//! ```
+//! generates only its exports, with the imports mapped to these bindings:
+//! `todo_guest::generate_exports!("todo:platform/event-handler-component");`
 
 // Imports only: HTTP components export `wasi:http/incoming-handler` through
 // spin-sdk, the others their own world.
@@ -27,6 +15,24 @@ wit_bindgen::generate!({
     world: "todo:platform/platform",
     path: "../../wit",
 });
+
+/// Generates a component's exports of `world` (a world of `wit/`, for a crate
+/// in `components/<name>`), reusing this crate's bindings for the imports.
+#[macro_export]
+macro_rules! generate_exports {
+    ($world:literal) => {
+        wit_bindgen::generate!({
+            world: $world,
+            path: "../../wit",
+            with: {
+                "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
+                "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
+                "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
+                "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
+            },
+        });
+    };
+}
 
 pub mod db;
 pub mod events;
