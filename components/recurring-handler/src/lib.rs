@@ -73,13 +73,8 @@ impl event_handler::Guest for Handler {
                 ));
                 Outcome::Success
             }
-            // The database or the outbox is unavailable, or something else
-            // failed: retried with backoff, then dead-lettered where it shows.
             Err(err) => {
-                log::line(format_args!(
-                    "event {} attempt {attempt}: {err}: retry",
-                    event.id
-                ));
+                log::retrying(&event.id, attempt, err);
                 Outcome::Retry
             }
         }

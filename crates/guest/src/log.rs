@@ -21,3 +21,10 @@ pub fn component() -> &'static str {
 pub fn line(message: impl Display) {
     eprintln!("{}: {message}", component());
 }
+
+/// Logs why an event handler answers `retry`: the database or the outbox is
+/// unavailable, or something else failed; the host redelivers with backoff,
+/// then dead-letters the event where it shows.
+pub fn retrying(event_id: &str, attempt: u32, err: impl Display) {
+    line(format_args!("event {event_id} attempt {attempt}: {err}: retry"));
+}
