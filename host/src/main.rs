@@ -6,6 +6,7 @@ mod auth;
 mod backends;
 mod builder;
 mod manifest;
+mod metrics;
 mod migrate;
 mod outbox;
 mod runtime;

@@ -155,6 +155,9 @@ async fn relay_batch(sql: &dyn Sql, pubsub: &dyn PubSub) -> anyhow::Result<usize
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     pubsub.publish(&messages).await?;
+    for m in &messages {
+        crate::metrics::METRICS.published.get_or_create(&crate::metrics::Topic { topic: m.topic.clone() }).inc();
+    }
     // Exactly the rows relayed: with concurrent writers (PostgreSQL) a lower
     // seq may commit after a higher one, so a range delete could lose it.
     let placeholders: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();

@@ -145,7 +145,9 @@ impl Components {
         let result = async {
             let pre = self.get(id).and_then(|c| c.handler.clone()).context("no such handler component")?;
             let mut store = new_store(&self.engine, &self.app);
+            let started = std::time::Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
+            crate::metrics::instantiated(id, started);
             let outcome = instance.todo_platform_event_handler().call_handle(&mut store, topic, event, attempt).await?;
             anyhow::Ok(outcome)
         }
@@ -155,6 +157,7 @@ impl Components {
             Ok(O::Retry) => Outcome::Retry,
             Ok(O::Drop) => Outcome::Drop,
             Err(e) => {
+                crate::metrics::guest_failed(id, &e);
                 tracing::warn!(component = %id, event_id = %event.id, attempt, error = %format!("{e:#}"), "handler failed");
                 Outcome::Retry
             }
@@ -165,12 +168,15 @@ impl Components {
     pub async fn run_job(&self, id: &str, scheduled_time: &str) -> anyhow::Result<()> {
         let pre = self.get(id).and_then(|c| c.scheduled.clone()).context("no such scheduled component")?;
         let mut store = new_store(&self.engine, &self.app);
+        let started = std::time::Instant::now();
         let instance = pre.instantiate_async(&mut store).await?;
-        instance
-            .todo_platform_scheduled_job()
-            .call_run(&mut store, scheduled_time)
-            .await?
-            .map_err(|e| anyhow::anyhow!("the job reported: {e}"))
+        crate::metrics::instantiated(id, started);
+        let reported = instance.todo_platform_scheduled_job().call_run(&mut store, scheduled_time).await.map_err(|e| {
+            let e = anyhow::Error::from(e);
+            crate::metrics::guest_failed(id, &e);
+            e
+        })?;
+        reported.map_err(|e| anyhow::anyhow!("the job reported: {e}"))
     }
 }
 

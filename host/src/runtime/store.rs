@@ -44,6 +44,9 @@ impl WasiHttpView for InstanceState {
     }
 }
 
+/// How a call stopped by its time limit fails (metrics tell it from a trap).
+pub const TIME_LIMIT: &str = "guest exceeded its time limit";
+
 /// Ticks of the engine's epoch; `engine::spawn_epoch_ticker` advances it.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -66,7 +69,7 @@ pub fn new_store(engine: &Engine, app: &Arc<AppContext>) -> Store {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if started.elapsed() > limits.time {
-            Err(wasmtime::Error::msg(format!("guest exceeded its time limit of {:?}", limits.time)))
+            Err(wasmtime::Error::msg(format!("{TIME_LIMIT} of {:?}", limits.time)))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }

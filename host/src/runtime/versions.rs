@@ -132,5 +132,6 @@ impl Slot {
 }
 
 fn log_swap(id: &str, old: &str, new: &str) {
+    crate::metrics::METRICS.swaps.get_or_create(&crate::metrics::Component { component: id.to_owned() }).inc();
     tracing::info!(component = %id, old_sha256 = %old, new_sha256 = %new, "component swapped");
 }

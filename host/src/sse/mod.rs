@@ -47,6 +47,7 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        crate::metrics::METRICS.sse_streams.dec();
         if let Some(hub) = self.hub.upgrade() {
             hub.remove(&self.user_id, self.id);
         }
@@ -94,6 +95,7 @@ impl Hub {
         let overflowed = Arc::new(AtomicBool::new(false));
         let subscriber = Subscriber { id, tx, overflowed: overflowed.clone() };
         self.streams.lock().unwrap().entry(user_id.to_owned()).or_default().push(subscriber);
+        crate::metrics::METRICS.sse_streams.inc();
         Registration { hub: Arc::downgrade(self), user_id: user_id.to_owned(), id, rx, overflowed }
     }
 

@@ -43,6 +43,7 @@ pub fn router(server: Arc<HttpServer>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }))
         .route("/auth/dev/sign-in", post(dev_sign_in))
         .route("/auth/sign-out", post(sign_out))
         .route("/api/stream/tasks", get(crate::sse::stream::handler))
@@ -109,7 +110,7 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
     let Some(route) = server.manifest.route(request.uri().path()) else {
         return serve_static(&server.manifest, request).await;
     };
-    let component = route.component.clone();
+    let (component, route_pattern) = (route.component.clone(), route.route.clone());
     let header = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let user_id = match server.auth.verify_header(header) {
         Ok(user_id) => user_id,
@@ -126,14 +127,22 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
             Ok(request) => request,
             Err(response) => return response,
         };
-        match call(&server.components, &component, request).await {
+        let started = std::time::Instant::now();
+        let response = match call(&server.components, &component, request).await {
             Ok(response) => response,
             Err(e) => {
+                crate::metrics::guest_failed(&component, &e);
                 tracing::error!(error = %format!("{e:#}"), "component failed");
                 let message = format!("component {component} failed; request id {request_id}");
                 error(StatusCode::INTERNAL_SERVER_ERROR, "component_failed", message)
             }
-        }
+        };
+        let m = &crate::metrics::METRICS;
+        let labels = crate::metrics::Route { route: route_pattern.clone(), component: component.clone() };
+        m.request_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        let status = response.status().as_u16();
+        m.requests.get_or_create(&crate::metrics::Request { route: route_pattern, component, status }).inc();
+        response
     }
     .instrument(span)
     .await
@@ -204,8 +213,11 @@ async fn call(components: &Arc<Components>, id: &str, request: http::Request<Ful
     let out = store.data_mut().http().new_response_outparam(sender)?;
     // The guest may keep writing the body after it sends the head, so it
     // runs in a task of its own that owns the store.
+    let id_owned = id.to_owned();
     let task = tokio::spawn(async move {
+        let started = std::time::Instant::now();
         let proxy = pre.instantiate_async(&mut store).await?;
+        crate::metrics::instantiated(&id_owned, started);
         proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
     });
     match receiver.await {

@@ -3,6 +3,7 @@
 
 use crate::backends::pubsub::{Message, Outcome, PubSub, Sink, Subscription};
 use crate::manifest::Manifest;
+use crate::metrics;
 use crate::runtime::bindings::todo::platform::types::CloudEvent;
 use crate::runtime::components::Components;
 use async_trait::async_trait;
@@ -39,18 +40,40 @@ pub fn cloud_event(json: &str) -> Result<CloudEvent, serde_json::Error> {
 struct ComponentSink {
     components: Arc<Components>,
     component: String,
+    subscription: String,
 }
 
 #[async_trait]
 impl Sink for ComponentSink {
     async fn deliver(&self, topic: &str, message: &Message, attempt: u32) -> Outcome {
-        match cloud_event(&message.event) {
-            Ok(event) => self.components.handle_event(&self.component, topic, &event, attempt).await,
+        let outcome = match cloud_event(&message.event) {
+            Ok(event) => {
+                self.record_lag(&event.time);
+                self.components.handle_event(&self.component, topic, &event, attempt).await
+            }
             Err(e) => {
                 tracing::warn!(event_id = %message.event_id, error = %e, "not a CloudEvent: dropping");
                 Outcome::Drop
             }
-        }
+        };
+        let name = match outcome {
+            Outcome::Success => "success",
+            Outcome::Retry => "retry",
+            Outcome::Drop => "drop",
+        };
+        let labels = metrics::Delivery { subscription: self.subscription.clone(), outcome: name };
+        metrics::METRICS.deliveries.get_or_create(&labels).inc();
+        outcome
+    }
+}
+
+impl ComponentSink {
+    /// The subscription's lag: how old the event it just received is.
+    fn record_lag(&self, event_time: &str) {
+        let Ok(time) = chrono::DateTime::parse_from_rfc3339(event_time) else { return };
+        let lag = (chrono::Utc::now() - time.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0) as f64 / 1e6;
+        let labels = metrics::Subscription { subscription: self.subscription.clone() };
+        metrics::METRICS.consumer_lag_seconds.get_or_create(&labels).set(lag.max(0.0));
     }
 }
 
@@ -66,7 +89,11 @@ pub fn start(manifest: &Manifest, pubsub: &dyn PubSub, components: &Arc<Componen
             max_backoff: t.max_backoff(),
         };
         tracing::info!(topic = %t.topic, component = %t.component, "subscribing");
-        let sink = Arc::new(ComponentSink { components: components.clone(), component: t.component.clone() });
+        let sink = Arc::new(ComponentSink {
+            components: components.clone(),
+            component: t.component.clone(),
+            subscription: subscription.name.clone(),
+        });
         pubsub.subscribe(subscription, sink)?;
     }
     Ok(())

@@ -209,6 +209,8 @@ impl Consumer {
             }
         };
         if let Some(reason) = &reason {
+            let labels = crate::metrics::Subscription { subscription: sub.name.clone() };
+            crate::metrics::METRICS.dead_letters.get_or_create(&labels).inc();
             tracing::warn!(
                 subscription = %sub.name, event_id = %message.event_id, dead_letter_topic = %sub.dead_letter_topic,
                 %reason, "event dead-lettered"
