@@ -14,6 +14,9 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository")
 }
 
+/// The components the benchmarks run.
+const COMPONENTS: [&str; 2] = ["task-api", "test-guest"];
+
 /// Builds the release host and the components (cargo's no-op when fresh).
 pub fn build() -> anyhow::Result<PathBuf> {
     let status = Command::new("cargo")
@@ -24,12 +27,49 @@ pub fn build() -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("building todo-host failed");
     }
-    let host = repo().join("target/release/todo-host");
-    let status = Command::new(&host).args(["build", "-f"]).arg(repo().join("spin.toml")).status()?;
-    if !status.success() {
-        bail!("building the components failed");
+    for package in COMPONENTS {
+        let status = Command::new(repo().join("components/build.sh")).arg(package).status()?;
+        if !status.success() {
+            bail!("building {package} failed");
+        }
     }
-    Ok(host)
+    Ok(repo().join("target/release/todo-host"))
+}
+
+/// Writes the benchmark's application into `dir`: the Task API on
+/// `/api/todos`, and the test component — a trivial HTTP route
+/// (`/test/version`) and a handler subscribed to `test` — plus the migrations.
+pub fn app(dir: &Path) -> anyhow::Result<PathBuf> {
+    let wasm = |p: &str| repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", p.replace('-', "_")));
+    let manifest = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "todo-bench"
+[[trigger.http]]
+route = "/api/todos/..."
+component = "task-api"
+[[trigger.http]]
+route = "/test/..."
+component = "test-guest"
+[[trigger.pubsub]]
+topic = "test"
+component = "test-guest"
+[component.task-api]
+source = "{}"
+[component.test-guest]
+source = "{}"
+"#,
+        wasm("task-api").display(),
+        wasm("test-guest").display()
+    );
+    std::fs::create_dir_all(dir.join("migrations/sqlite"))?;
+    for entry in std::fs::read_dir(repo().join("migrations/sqlite"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), dir.join("migrations/sqlite").join(entry.file_name()))?;
+    }
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, manifest)?;
+    Ok(path)
 }
 
 pub struct Host {
@@ -39,12 +79,12 @@ pub struct Host {
 
 impl Host {
     /// Starts the host on `data_dir` and waits until it listens.
-    pub fn start(binary: &Path, data_dir: &Path) -> anyhow::Result<Host> {
+    pub fn start(binary: &Path, manifest: &Path, data_dir: &Path) -> anyhow::Result<Host> {
         let mut child = Command::new(binary)
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("-f")
-            .arg(repo().join("spin.toml"))
+            .arg(manifest)
             .env("TODO_JWT_SECRET", SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -76,13 +116,7 @@ impl Host {
 
     /// The host's resident set size, in MiB.
     pub fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0.0);
-        kib / 1024.0
+        rss_of(self.pid())
     }
 }
 
@@ -91,6 +125,17 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process's resident set size, in MiB.
+pub fn rss_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
 }
 
 pub fn token(user: &str) -> String {

@@ -67,6 +67,7 @@ pub struct Metrics {
     pub deliveries: Family<Delivery, Counter>,
     pub dead_letters: Family<Subscription, Counter>,
     pub consumer_lag_seconds: Family<Subscription, Gauge<f64, AtomicU64>>,
+    pub delivery_lag_seconds: Family<Subscription, Histogram, fn() -> Histogram>,
     pub sse_streams: Gauge,
     pub swaps: Family<Component, Counter>,
 }
@@ -82,6 +83,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         deliveries: Family::default(),
         dead_letters: Family::default(),
         consumer_lag_seconds: Family::default(),
+        delivery_lag_seconds: Family::new_with_constructor(latency_buckets),
         sse_streams: Gauge::default(),
         swaps: Family::default(),
         registry: Registry::default(),
@@ -97,6 +99,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "pubsub_consumer_lag_seconds",
         "Age of the event a subscription last received (delivery time minus event time)",
         m.consumer_lag_seconds.clone(),
+    );
+    registry.register(
+        "pubsub_delivery_lag_seconds",
+        "Event age at delivery to a subscription (delivery time minus event time)",
+        m.delivery_lag_seconds.clone(),
     );
     registry.register("sse_streams", "Open Server-Sent Events streams", m.sse_streams.clone());
     registry.register("component_swaps", "Hot swaps of a component's active version", m.swaps.clone());

@@ -69,7 +69,7 @@ fn event(id: &str, data: &str) -> CloudEvent {
         source: "/test-guest".into(),
         type_: "test.event".into(),
         subject: None,
-        time: "2026-01-01T00:00:00Z".into(),
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         data: data.into(),
     }
 }

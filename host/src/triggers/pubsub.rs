@@ -74,6 +74,7 @@ impl ComponentSink {
         let lag = (chrono::Utc::now() - time.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0) as f64 / 1e6;
         let labels = metrics::Subscription { subscription: self.subscription.clone() };
         metrics::METRICS.consumer_lag_seconds.get_or_create(&labels).set(lag.max(0.0));
+        metrics::METRICS.delivery_lag_seconds.get_or_create(&labels).observe(lag.max(0.0));
     }
 }
 
