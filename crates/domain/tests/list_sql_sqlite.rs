@@ -2,10 +2,13 @@
 //! paged through with cursors, must give exactly the rows a plain in-memory
 //! filter and sort give.
 
-use rusqlite::{params_from_iter, types::Value, Connection};
+mod common;
+
+use common::{schema, to_sqlite};
+use rusqlite::{params_from_iter, Connection};
 use std::collections::HashMap;
 use todo_domain::time::{format_utc, parse_utc};
-use todo_domain::{ListQuery, NewTask, SortKey, SortOrder, SqlParam, Task};
+use todo_domain::{ListQuery, NewTask, SortKey, SortOrder, Task};
 use uuid::Uuid;
 
 const USER: &str = "u1";
@@ -54,9 +57,7 @@ fn tasks() -> Vec<Task> {
 }
 
 fn database(tasks: &[Task]) -> Connection {
-    let db = Connection::open_in_memory().unwrap();
-    db.execute_batch(include_str!("../../../migrations/sqlite/0001_init.sql"))
-        .unwrap();
+    let db = schema();
     for (user, task) in tasks
         .iter()
         .map(|t| (USER, t))
@@ -94,13 +95,6 @@ fn database(tasks: &[Task]) -> Connection {
     db
 }
 
-fn to_sqlite(param: SqlParam) -> Value {
-    match param {
-        SqlParam::Text(text) => Value::Text(text),
-        SqlParam::Integer(n) => Value::Integer(n),
-        SqlParam::Boolean(b) => Value::Integer(i64::from(b)),
-    }
-}
 
 struct Fixture {
     tasks: Vec<Task>,

@@ -2,26 +2,16 @@
 //! SQLite schema: paged through, they must give exactly the rows the rules
 //! pick in plain Rust.
 
+mod common;
+
+use common::{schema, to_sqlite};
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{params_from_iter, types::Value, Connection};
+use rusqlite::{params_from_iter, Connection};
 use todo_domain::time::{format_utc, parse_utc};
-use todo_domain::{DueTask, NotificationQuery, ReminderKind, ReminderScan, SqlParam};
+use todo_domain::{DueTask, NotificationQuery, ReminderKind, ReminderScan};
 use uuid::Uuid;
 
-fn schema() -> Connection {
-    let db = Connection::open_in_memory().unwrap();
-    db.execute_batch(include_str!("../../../migrations/sqlite/0001_init.sql"))
-        .unwrap();
-    db
-}
 
-fn to_sqlite(param: SqlParam) -> Value {
-    match param {
-        SqlParam::Text(text) => Value::Text(text),
-        SqlParam::Integer(n) => Value::Integer(n),
-        SqlParam::Boolean(b) => Value::Integer(i64::from(b)),
-    }
-}
 
 fn now() -> DateTime<Utc> {
     parse_utc("2026-03-10T08:00:00Z").unwrap()
