@@ -10,6 +10,7 @@ mod metrics;
 mod migrate;
 mod outbox;
 mod runtime;
+mod runtime_config;
 mod sse;
 mod triggers;
 mod watch;
@@ -100,11 +101,14 @@ struct DataDirArg {
     /// Where databases and compiled components live [default: .data beside the manifest].
     #[arg(long, alias = "state-dir")]
     data_dir: Option<PathBuf>,
+    /// Chooses the backend of each interface (see README); default: embedded.
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
 }
 
 impl DataDirArg {
-    fn resolve(self, manifest: &Manifest) -> PathBuf {
-        self.data_dir.unwrap_or_else(|| manifest.dir.join(".data"))
+    fn resolve(&self, manifest: &Manifest) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| manifest.dir.join(".data"))
     }
 }
 
@@ -166,9 +170,8 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => tokio::runtime::Runtime::new()?.block_on(up(args)),
         Command::Job { manifest, data, limits, component, at } => {
             let manifest = Manifest::load(&manifest.file)?;
-            let data_dir = data.resolve(&manifest);
             let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-            tokio::runtime::Runtime::new()?.block_on(job(manifest, &data_dir, limits.limits(), &component, at))
+            tokio::runtime::Runtime::new()?.block_on(job(manifest, &data, limits.limits(), &component, at))
         }
         Command::Component { action, admin_url, admin_token } => {
             let token = admin_token.with_context(|| format!("set {} or pass --admin-token", admin::TOKEN_ENV))?;
@@ -218,12 +221,14 @@ async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result
 /// the one named `only`).
 async fn open_app(
     manifest: &Arc<Manifest>,
-    data_dir: &std::path::Path,
+    data: &DataDirArg,
     limits: GuestLimits,
     only: Option<&str>,
 ) -> anyhow::Result<(Arc<Components>, Arc<outbox::Relay>)> {
+    let data_dir = &data.resolve(manifest);
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let backends = open_embedded(data_dir)?;
+    let config = runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?;
+    let backends = open_backends(data_dir, &config)?;
     migrate::apply(backends.sql.as_ref(), &manifest.dir.join("migrations")).await?;
     let engine = runtime::engine::new_engine(limits.memory_bytes)?;
     let relay = outbox::Relay::new();
@@ -237,7 +242,7 @@ async fn open_app(
 
 async fn job(
     manifest: Manifest,
-    data_dir: &std::path::Path,
+    data: &DataDirArg,
     limits: GuestLimits,
     component: &str,
     at: chrono::DateTime<chrono::Utc>,
@@ -246,7 +251,7 @@ async fn job(
         manifest.trigger.cron.iter().any(|t| t.component == component),
         "component {component:?} has no [[trigger.cron]] in the manifest"
     );
-    let (components, _) = open_app(&Arc::new(manifest), data_dir, limits, Some(component)).await?;
+    let (components, _) = open_app(&Arc::new(manifest), data, limits, Some(component)).await?;
     components.run_job(component, &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).await
 }
 
@@ -257,7 +262,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         builder::build(&manifest, false)?;
     }
     let data_dir = args.data.resolve(&manifest);
-    let (components, relay) = open_app(&manifest, &data_dir, args.limits.limits(), None).await?;
+    let (components, relay) = open_app(&manifest, &args.data, args.limits.limits(), None).await?;
     let backends = components.app.backends.clone();
 
     relay.spawn(backends.sql.clone(), backends.pubsub.clone());
@@ -302,11 +307,19 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 }
 
 /// The embedded default: SQLite files in the data directory.
-fn open_embedded(data_dir: &std::path::Path) -> anyhow::Result<Backends> {
+/// The backends the runtime configuration chooses; the embedded default
+/// keeps SQLite files in the data directory.
+fn open_backends(data_dir: &std::path::Path, config: &runtime_config::RuntimeConfig) -> anyhow::Result<Backends> {
     let state = Arc::new(sqlite::SqliteState::open(data_dir.join("state.db")).context("opening state.db")?);
     state.spawn_purger(Duration::from_secs(60));
+    let sql: Arc<dyn backends::sql::Sql> = match &config.sql {
+        runtime_config::SqlConfig::Sqlite => Arc::new(sqlite::SqliteSql::open(data_dir.join("app.db")).context("opening app.db")?),
+        runtime_config::SqlConfig::Postgres { url, pool_size } => {
+            Arc::new(backends::postgres::PostgresSql::new(url, *pool_size).context("configuring PostgreSQL")?)
+        }
+    };
     Ok(Backends {
-        sql: Arc::new(sqlite::SqliteSql::open(data_dir.join("app.db")).context("opening app.db")?),
+        sql,
         state,
         pubsub: Arc::new(sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
     })

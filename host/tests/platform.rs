@@ -192,6 +192,7 @@ async fn cron_ticks_and_set_if_absent() {
 
     // `todo-host job` runs a tick for a chosen time, next to the running host.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
+        .envs(host.sql_env())
         .args(["job", "test-guest", "--at", "2030-01-02T03:04:05+01:00", "-f"])
         .arg(host.dir.path().join("spin.toml"))
         .output()

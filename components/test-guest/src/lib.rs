@@ -35,14 +35,17 @@ fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query().split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }
 
+/// Portable SQL (SQLite and PostgreSQL): records are ordered by a key that
+/// starts with the time they were written.
 fn record(kind: &str, detail: &str) -> Result<(), sql::Error> {
+    // Two first writers may race to create the table: the loser's error is
+    // harmless, the insert below tells.
+    let _ = sql::execute("CREATE TABLE IF NOT EXISTS test_record (n TEXT PRIMARY KEY, kind TEXT NOT NULL, detail TEXT NOT NULL)", &[]);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let key = format!("{nanos:024}-{}", uuid::Uuid::new_v4().simple());
     sql::execute(
-        "CREATE TABLE IF NOT EXISTS test_record (n INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, detail TEXT NOT NULL)",
-        &[],
-    )?;
-    sql::execute(
-        "INSERT INTO test_record (kind, detail) VALUES ($1, $2)",
-        &[sql::Value::Text(kind.into()), sql::Value::Text(detail.into())],
+        "INSERT INTO test_record (n, kind, detail) VALUES ($1, $2, $3)",
+        &[sql::Value::Text(key), sql::Value::Text(kind.into()), sql::Value::Text(detail.into())],
     )?;
     Ok(())
 }

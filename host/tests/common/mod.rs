@@ -171,6 +171,9 @@ pub fn build_test_guest(version: &str) -> PathBuf {
 pub struct Host {
     child: Option<Child>,
     pub base: String,
+    /// The PostgreSQL database of this host, when the tests run against
+    /// PostgreSQL (`TODO_TEST_POSTGRES_URL`); else the embedded SQLite.
+    sql_url: Option<String>,
     /// The admin API, with `Options::admin`.
     pub admin_base: Option<String>,
     pub dir: tempfile::TempDir,
@@ -196,7 +199,8 @@ impl Host {
         std::fs::create_dir_all(&shared).unwrap();
         std::fs::create_dir_all(dir.path().join(".data")).unwrap();
         std::os::unix::fs::symlink(&shared, dir.path().join(".data/compiled")).unwrap();
-        let mut host = Host { child: None, base: String::new(), admin_base: None, dir, options };
+        let sql_url = std::env::var("TODO_TEST_POSTGRES_URL").ok().map(|server| fresh_database(&server));
+        let mut host = Host { child: None, base: String::new(), admin_base: None, sql_url, dir, options };
         host.spawn();
         host
     }
@@ -204,6 +208,7 @@ impl Host {
     fn spawn(&mut self) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_todo-host"));
         command
+            .envs(self.sql_env())
             .args(["up", "--listen", "127.0.0.1:0", "-f"])
             .arg(self.dir.path().join("spin.toml"))
             .arg("--guest-timeout-ms")
@@ -239,6 +244,12 @@ impl Host {
         }
         self.base = started(&rx);
         self.child = Some(child);
+    }
+
+    /// The environment that points `todo-host` (up, job) at this host's SQL
+    /// database.
+    pub fn sql_env(&self) -> Vec<(&'static str, String)> {
+        self.sql_url.iter().map(|url| ("TODO_SQL_URL", url.clone())).collect()
     }
 
     /// SIGKILL: no shutdown, no flush.
@@ -283,6 +294,7 @@ impl Host {
     /// what the job queued). Panics if the job fails.
     pub async fn job(&self, component: &str, at: &str) {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
+            .envs(self.sql_env())
             .args(["job", component, "--at", at, "-f"])
             .arg(self.dir.path().join("spin.toml"))
             .output()
@@ -317,6 +329,20 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Creates an empty database on the PostgreSQL server at `server` (a URL
+/// naming any database on it) and returns its URL.
+fn fresh_database(server: &str) -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let out = Command::new("psql")
+        .args([server, "-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("running psql");
+    assert!(out.status.success(), "creating a test database: {}", String::from_utf8_lossy(&out.stderr));
+    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+    format!("{base}/{name}")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
