@@ -117,6 +117,13 @@ pub fn render() -> String {
     out
 }
 
+/// Counts a request a component answered, and its latency.
+pub fn served(route: String, component: String, status: u16, started: std::time::Instant) {
+    let labels = Route { route, component };
+    METRICS.request_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    METRICS.requests.get_or_create(&Request { route: labels.route, component: labels.component, status }).inc();
+}
+
 /// Records how long instantiating `component` took.
 pub fn instantiated(component: &str, started: std::time::Instant) {
     let labels = Component { component: component.to_owned() };

@@ -137,11 +137,7 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
                 error(StatusCode::INTERNAL_SERVER_ERROR, "component_failed", message)
             }
         };
-        let m = &crate::metrics::METRICS;
-        let labels = crate::metrics::Route { route: route_pattern.clone(), component: component.clone() };
-        m.request_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
-        let status = response.status().as_u16();
-        m.requests.get_or_create(&crate::metrics::Request { route: route_pattern, component, status }).inc();
+        crate::metrics::served(route_pattern, component, response.status().as_u16(), started);
         response
     }
     .instrument(span)
