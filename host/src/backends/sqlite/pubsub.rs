@@ -151,8 +151,20 @@ impl Consumer {
                     let _ = tokio::time::timeout(IDLE_POLL, wake.changed()).await;
                 }
                 Ok(batch) => {
+                    // The cursor moves once per batch (and with each dead
+                    // letter): after a crash at most one batch is redelivered.
+                    let mut delivered = None;
                     for (offset, message) in batch {
-                        self.process(offset, message).await;
+                        match self.deliver(&message).await {
+                            None => delivered = Some(offset),
+                            Some(reason) => {
+                                self.advance(offset, Some((message, reason))).await;
+                                delivered = None;
+                            }
+                        }
+                    }
+                    if let Some(offset) = delivered {
+                        self.advance(offset, None).await;
                     }
                 }
                 Err(e) => {
@@ -188,13 +200,13 @@ impl Consumer {
     }
 
     /// Delivers one message until it succeeds, is dropped or runs out of
-    /// attempts, then moves the cursor past it.
-    async fn process(&self, offset: i64, message: Message) {
+    /// attempts; returns why it must be dead-lettered, if it must.
+    async fn deliver(&self, message: &Message) -> Option<String> {
         let sub = &self.subscription;
         let mut backoff = sub.initial_backoff;
         let mut attempt = 1;
         let reason = loop {
-            match self.sink.deliver(&sub.topic, &message, attempt).await {
+            match self.sink.deliver(&sub.topic, message, attempt).await {
                 Outcome::Success => break None,
                 Outcome::Drop => break Some(format!("dropped by the handler at attempt {attempt}")),
                 Outcome::Retry if attempt >= sub.max_attempts => {
@@ -216,22 +228,21 @@ impl Consumer {
                 %reason, "event dead-lettered"
             );
         }
-        self.advance(offset, &message, reason).await;
+        reason
     }
 
     /// Moves the cursor (and files a dead letter) in one transaction, retrying
     /// until the database takes it: a lost cursor update only means one
     /// redelivery, but a lost dead letter would lose the event.
-    async fn advance(&self, offset: i64, message: &Message, reason: Option<String>) {
+    async fn advance(&self, offset: i64, dead_letter: Option<(Message, String)>) {
         let sub = &self.subscription;
         loop {
-            let (name, message, reason, dlq) =
-                (sub.name.clone(), message.clone(), reason.clone(), sub.dead_letter_topic.clone());
+            let (name, dead_letter, dlq) = (sub.name.clone(), dead_letter.clone(), sub.dead_letter_topic.clone());
             let saved = SqlitePubSub::run(&self.conn, move |c| {
                 let tx = c.transaction()?;
-                if let Some(reason) = &reason {
+                if let Some((message, reason)) = dead_letter {
                     let letter = Message { topic: dlq, ..message };
-                    insert(&tx, &letter, &name, Some(reason))?;
+                    insert(&tx, &letter, &name, Some(&reason))?;
                 }
                 tx.execute("UPDATE cursor SET position = ?2 WHERE subscription = ?1", params![name, offset])?;
                 tx.commit()
