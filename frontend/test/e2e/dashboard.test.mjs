@@ -55,6 +55,10 @@ async function addTask(page, title) {
 
 const item = (page, title) => page.locator('.todo-list > li').filter({ has: page.getByText(title, { exact: true }) })
 const titles = (page) => page.locator('.todo-list .title').allTextContents()
+// A task's checkbox follows the server's answer, not the click: click it, and
+// let the caller wait for the effect (Playwright's check() would assert the
+// box changed the instant the click returned, which races the request).
+const toggle = (page, title) => item(page, title).getByRole('checkbox').click()
 
 async function expectText(locator, expected, timeoutMs = 5000) {
   let actual
@@ -114,7 +118,7 @@ test('adds, edits, completes, filters and deletes tasks the TodoMVC way', async 
   await item(page, 'Buy oat milk, 2 l').waitFor()
 
   // Toggle, and the filters, kept in the URL.
-  await item(page, 'Walk the dog').getByRole('checkbox').check()
+  await toggle(page, 'Walk the dog')
   await expectText(page.locator('.todo-count'), '1 item left')
   await page.getByRole('link', { name: 'Completed' }).click()
   assert.equal(new URL(page.url()).hash, '#/completed')
@@ -167,7 +171,7 @@ test('a task created on one device appears on another within 2 seconds', async (
   const elapsed = Date.now() - created
   assert.ok(elapsed <= 2000, `appeared after ${elapsed} ms`)
 
-  await item(other, 'Made on device one').getByRole('checkbox').check()
+  await toggle(other, 'Made on device one')
   await waitUntil(async () => (await item(one, 'Made on device one').getAttribute('class'))?.includes('completed'), 2000, 'the completion')
   await item(one, 'Made on device one').getByRole('button', { name: /^Delete/ }).click()
   await item(other, 'Made on device one').waitFor({ state: 'detached', timeout: 2000 })
@@ -189,7 +193,7 @@ test('opens a task’s history: its audit trail as a timeline', async () => {
   await item(page, 'Plan trip').locator('.title').dblclick()
   await page.locator('.todo-list .edit').fill('Plan the trip')
   await page.locator('.todo-list .edit').press('Enter')
-  await item(page, 'Plan the trip').getByRole('checkbox').check()
+  await toggle(page, 'Plan the trip')
   await waitUntil(async () => (await item(page, 'Plan the trip').getAttribute('class'))?.includes('completed'), 5000, 'the completion')
 
   await item(page, 'Plan the trip').getByRole('link', { name: /^Details and history/ }).click()
@@ -263,7 +267,8 @@ test('screenshot: the dashboard with a few tasks and the notification list open'
   const page = await browser()
   await signIn(page, 'e2e-bell') // the bell test's user, with its tasks and notifications
   await addTask(page, 'Renew the passport')
-  await item(page, 'Renew the passport').getByRole('checkbox').check()
+  await toggle(page, 'Renew the passport')
+  await waitUntil(async () => (await item(page, 'Renew the passport').getAttribute('class'))?.includes('completed'), 5000, 'the completion')
   await page.getByRole('button', { name: 'Details', exact: true }).click()
   await page.locator('#new-priority').selectOption('high')
   await page.locator('#new-tags').fill('home, garden')
