@@ -42,16 +42,13 @@ impl event_handler::Guest for Handler {
     fn handle(topic: String, event: CloudEvent, attempt: u32) -> Outcome {
         log::set_component(NAME);
         if topic != REMINDERS_TOPIC {
-            log::line(format_args!(
-                "event {} from unexpected topic {topic}: dropped",
-                event.id
-            ));
+            log::dropping(&event.id, format_args!("unexpected topic {topic}"));
             return Outcome::Drop;
         }
         let reminder = match reminder_of(&event) {
             Ok(reminder) => reminder,
             Err(why) => {
-                log::line(format_args!("event {}: {why}: dropped", event.id));
+                log::dropping(&event.id, why);
                 return Outcome::Drop;
             }
         };

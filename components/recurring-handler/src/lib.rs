@@ -30,16 +30,13 @@ impl event_handler::Guest for Handler {
     fn handle(topic: String, event: CloudEvent, attempt: u32) -> Outcome {
         log::set_component(CONSUMER);
         if topic != TASK_EVENTS_TOPIC {
-            log::line(format_args!(
-                "event {} from unexpected topic {topic}: dropped",
-                event.id
-            ));
+            log::dropping(&event.id, format_args!("unexpected topic {topic}"));
             return Outcome::Drop;
         }
         let data = match task_event_of(&event) {
             Ok(data) => data,
             Err(why) => {
-                log::line(format_args!("event {}: {why}: dropped", event.id));
+                log::dropping(&event.id, why);
                 return Outcome::Drop;
             }
         };

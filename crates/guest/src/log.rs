@@ -22,6 +22,12 @@ pub fn line(message: impl Display) {
     eprintln!("{}: {message}", component());
 }
 
+/// Logs why an event handler answers `drop`: the event can never be handled
+/// (the host dead-letters it, where it shows).
+pub fn dropping(event_id: &str, why: impl Display) {
+    line(format_args!("event {event_id}: {why}: dropped"));
+}
+
 /// Logs why an event handler answers `retry`: the database or the outbox is
 /// unavailable, or something else failed; the host redelivers with backoff,
 /// then dead-letters the event where it shows.
