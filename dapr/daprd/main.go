@@ -19,6 +19,7 @@ import (
 	"github.com/dapr/components-contrib/bindings/cron"
 	"github.com/dapr/components-contrib/pubsub/kafka"
 	k8ssecrets "github.com/dapr/components-contrib/secretstores/kubernetes"
+	filesecrets "github.com/dapr/components-contrib/secretstores/local/file"
 	"github.com/dapr/components-contrib/state/redis"
 	"github.com/dapr/dapr/cmd/daprd/options"
 	"github.com/dapr/dapr/pkg/buildinfo"
@@ -51,6 +52,7 @@ func registerComponents() {
 	statereg.DefaultRegistry.RegisterComponent(redis.NewRedisStateStore, "redis")                   // state.redis
 	bindingsreg.DefaultRegistry.RegisterInputBinding(cron.NewCron, "cron")                          // bindings.cron
 	secretsreg.DefaultRegistry.RegisterComponent(k8ssecrets.NewKubernetesSecretStore, "kubernetes") // secretstores.kubernetes
+	secretsreg.DefaultRegistry.RegisterComponent(filesecrets.NewLocalSecretStore, "local.file")     // secretstores.local.file (local overlay)
 }
 
 func main() {
@@ -63,7 +65,7 @@ func main() {
 		fmt.Println(buildinfo.Version())
 		return
 	case opts.BuildInfo:
-		fmt.Printf("Version: %s\nComponents: pubsub.kafka state.redis bindings.cron secretstores.kubernetes\n", buildinfo.Version())
+		fmt.Printf("Version: %s\nComponents: pubsub.kafka state.redis bindings.cron secretstores.kubernetes secretstores.local.file\n", buildinfo.Version())
 		return
 	case opts.WaitCommand:
 		runtime.WaitUntilDaprOutboundReady(opts.DaprHTTPPort)

@@ -16,7 +16,7 @@ mod triggers;
 mod watch;
 
 use anyhow::Context;
-use backends::{sqlite, Backends};
+use backends::{dapr, sqlite, Backends};
 use clap::{Args, Parser, Subcommand};
 use manifest::Manifest;
 use runtime::{
@@ -102,7 +102,7 @@ struct DataDirArg {
     #[arg(long, alias = "state-dir")]
     data_dir: Option<PathBuf>,
     /// Chooses the backend of each interface (see README); default: embedded.
-    #[arg(long)]
+    #[arg(long, env = "TODO_RUNTIME_CONFIG_FILE")]
     runtime_config_file: Option<PathBuf>,
 }
 
@@ -217,18 +217,22 @@ async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result
     Ok(())
 }
 
+/// An application ready to serve: its components (over their backends),
+/// the outbox relay, and what the Dapr sidecar delivers to, if anything.
+struct App {
+    components: Arc<Components>,
+    relay: Arc<outbox::Relay>,
+    config: runtime_config::RuntimeConfig,
+    dapr_subscriptions: Arc<dapr::pubsub::Subscriptions>,
+}
+
 /// Opens the backends, applies migrations and loads the components (or only
 /// the one named `only`).
-async fn open_app(
-    manifest: &Arc<Manifest>,
-    data: &DataDirArg,
-    limits: GuestLimits,
-    only: Option<&str>,
-) -> anyhow::Result<(Arc<Components>, Arc<outbox::Relay>)> {
+async fn open_app(manifest: &Arc<Manifest>, data: &DataDirArg, limits: GuestLimits, only: Option<&str>) -> anyhow::Result<App> {
     let data_dir = &data.resolve(manifest);
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let config = runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?;
-    let backends = open_backends(data_dir, &config)?;
+    let (backends, dapr_subscriptions) = open_backends(data_dir, &config)?;
     migrate::apply(backends.sql.as_ref(), &manifest.dir.join("migrations")).await?;
     let engine = runtime::engine::new_engine(limits.memory_bytes)?;
     let relay = outbox::Relay::new();
@@ -237,7 +241,7 @@ async fn open_app(
     let components =
         tokio::task::spawn_blocking(move || Components::load(engine, app, &manifest, &cache_dir, only.as_deref()))
             .await??;
-    Ok((Arc::new(components), relay))
+    Ok(App { components: Arc::new(components), relay, config, dapr_subscriptions })
 }
 
 async fn job(
@@ -251,8 +255,8 @@ async fn job(
         manifest.trigger.cron.iter().any(|t| t.component == component),
         "component {component:?} has no [[trigger.cron]] in the manifest"
     );
-    let (components, _) = open_app(&Arc::new(manifest), data, limits, Some(component)).await?;
-    components.run_job(component, &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).await
+    let app = open_app(&Arc::new(manifest), data, limits, Some(component)).await?;
+    app.components.run_job(component, &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).await
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
@@ -262,14 +266,27 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         builder::build(&manifest, false)?;
     }
     let data_dir = args.data.resolve(&manifest);
-    let (components, relay) = open_app(&manifest, &args.data, args.limits.limits(), None).await?;
+    let App { components, relay, config, dapr_subscriptions } =
+        open_app(&manifest, &args.data, args.limits.limits(), None).await?;
     let backends = components.app.backends.clone();
 
     relay.spawn(backends.sql.clone(), backends.pubsub.clone());
     triggers::pubsub::start(&manifest, backends.pubsub.as_ref(), &components)?;
-    triggers::cron::start(&manifest, &components)?;
+    let dapr_cron = config.cron == runtime_config::CronConfig::Dapr;
+    if !dapr_cron {
+        triggers::cron::start(&manifest, &components)?;
+    }
     let hub = sse::Hub::open(&data_dir.join("streams.db")).context("opening streams.db")?;
     hub.start(backends.pubsub.as_ref(), &replica_id())?;
+    if config.uses_dapr_app() {
+        // After every subscription is registered: the sidecar asks for them
+        // once the app port is open.
+        let addr = config.dapr.app_listen;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} for Dapr"))?;
+        println!("todo-host dapr app listening on http://{}", listener.local_addr()?);
+        let cron = dapr_cron.then(|| components.clone());
+        dapr::app::spawn(listener, Arc::new(dapr::app::App { subscriptions: dapr_subscriptions, cron }));
+    }
 
     let server = Arc::new(HttpServer {
         manifest: manifest.clone(),
@@ -306,23 +323,41 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The embedded default: SQLite files in the data directory.
 /// The backends the runtime configuration chooses; the embedded default
-/// keeps SQLite files in the data directory.
-fn open_backends(data_dir: &std::path::Path, config: &runtime_config::RuntimeConfig) -> anyhow::Result<Backends> {
-    let state = Arc::new(sqlite::SqliteState::open(data_dir.join("state.db")).context("opening state.db")?);
-    state.spawn_purger(Duration::from_secs(60));
+/// keeps SQLite files in the data directory. Also returns the subscriptions
+/// the Dapr sidecar delivers to (empty unless pub/sub is Dapr's).
+fn open_backends(
+    data_dir: &std::path::Path,
+    config: &runtime_config::RuntimeConfig,
+) -> anyhow::Result<(Backends, Arc<dapr::pubsub::Subscriptions>)> {
+    use runtime_config::{PubSubConfig, SqlConfig, StateConfig};
+    let sidecar = || dapr::Sidecar::new(&config.dapr.http_url).context("configuring the Dapr sidecar ([dapr] http_url)");
     let sql: Arc<dyn backends::sql::Sql> = match &config.sql {
-        runtime_config::SqlConfig::Sqlite => Arc::new(sqlite::SqliteSql::open(data_dir.join("app.db")).context("opening app.db")?),
-        runtime_config::SqlConfig::Postgres { url, pool_size } => {
+        SqlConfig::Sqlite => Arc::new(sqlite::SqliteSql::open(data_dir.join("app.db")).context("opening app.db")?),
+        SqlConfig::Postgres { url, pool_size } => {
             Arc::new(backends::postgres::PostgresSql::new(url, *pool_size).context("configuring PostgreSQL")?)
         }
     };
-    Ok(Backends {
-        sql,
-        state,
-        pubsub: Arc::new(sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
-    })
+    let state: Arc<dyn backends::state::State> = match &config.state {
+        StateConfig::Sqlite => {
+            let state = Arc::new(sqlite::SqliteState::open(data_dir.join("state.db")).context("opening state.db")?);
+            state.spawn_purger(Duration::from_secs(60));
+            state
+        }
+        StateConfig::Dapr { store } => Arc::new(dapr::state::DaprState::new(sidecar()?, store)),
+    };
+    let (pubsub, subscriptions): (Arc<dyn backends::pubsub::PubSub>, _) = match &config.pubsub {
+        PubSubConfig::Sqlite => (
+            Arc::new(sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
+            Arc::default(),
+        ),
+        PubSubConfig::Dapr { component, replica_component, topic_prefix } => {
+            let pubsub = dapr::pubsub::DaprPubSub::new(sidecar()?, component, replica_component, topic_prefix);
+            let subscriptions = pubsub.subscriptions();
+            (Arc::new(pubsub), subscriptions)
+        }
+    };
+    Ok((Backends { sql, state, pubsub }, subscriptions))
 }
 
 /// This replica's name: its `task-updates` subscription is its own, so every

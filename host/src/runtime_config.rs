@@ -8,20 +8,47 @@
 //! type = "postgres"              # or "sqlite" (the default)
 //! url = "postgres://todo@127.0.0.1:5432/todo"
 //! pool_size = 16
+//!
+//! [state]
+//! type = "dapr"                  # or "sqlite"
+//! store = "statestore"
+//!
+//! [pubsub]
+//! type = "dapr"                  # or "sqlite"
+//! component = "pubsub"           # one consumer group for every replica
+//! replica_component = "pubsub-replica"  # a consumer group per replica (SSE)
+//! topic_prefix = ""
+//!
+//! [cron]
+//! type = "dapr"                  # or "host" (the default): its own timers
+//!
+//! [dapr]
+//! http_url = "http://127.0.0.1:3500"   # the sidecar's HTTP API
+//! app_listen = "127.0.0.1:3100"        # where the sidecar delivers to the host
 //! ```
 
 use anyhow::Context;
 use serde::Deserialize;
-use std::path::Path;
+use std::{net::SocketAddr, path::Path};
 
 /// Overrides `[sql]` with a PostgreSQL URL.
 pub const SQL_URL_ENV: &str = "TODO_SQL_URL";
+/// Overrides the port of `[dapr] http_url` (the variable Dapr sets for its apps).
+pub const DAPR_HTTP_PORT_ENV: &str = "DAPR_HTTP_PORT";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
     #[serde(default)]
     pub sql: SqlConfig,
+    #[serde(default)]
+    pub state: StateConfig,
+    #[serde(default)]
+    pub pubsub: PubSubConfig,
+    #[serde(default)]
+    pub cron: CronConfig,
+    #[serde(default)]
+    pub dapr: DaprConfig,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -37,8 +64,81 @@ pub enum SqlConfig {
     },
 }
 
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StateConfig {
+    /// `state.db` in the data directory.
+    #[default]
+    Sqlite,
+    /// A Dapr state store.
+    Dapr {
+        #[serde(default = "default_store")]
+        store: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum PubSubConfig {
+    /// `pubsub.db` in the data directory.
+    #[default]
+    Sqlite,
+    /// Dapr pub/sub components: `component` for the subscriptions every
+    /// replica shares, `replica_component` for those each replica has of
+    /// its own (its consumer group names the replica, e.g. `{podName}`).
+    Dapr {
+        #[serde(default = "default_pubsub")]
+        component: String,
+        #[serde(default = "default_replica_pubsub")]
+        replica_component: String,
+        /// Prepended to every topic, so environments can share one broker.
+        #[serde(default)]
+        topic_prefix: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CronConfig {
+    /// The host's own timers.
+    #[default]
+    Host,
+    /// Dapr cron input bindings, delivered to `/dapr/cron/<component>`.
+    Dapr,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DaprConfig {
+    #[serde(default = "default_dapr_url")]
+    pub http_url: String,
+    #[serde(default = "default_app_listen")]
+    pub app_listen: SocketAddr,
+}
+
+impl Default for DaprConfig {
+    fn default() -> Self {
+        Self { http_url: default_dapr_url(), app_listen: default_app_listen() }
+    }
+}
+
 fn default_pool_size() -> usize {
     16
+}
+fn default_store() -> String {
+    "statestore".into()
+}
+fn default_pubsub() -> String {
+    "pubsub".into()
+}
+fn default_replica_pubsub() -> String {
+    "pubsub-replica".into()
+}
+fn default_dapr_url() -> String {
+    "http://127.0.0.1:3500".into()
+}
+fn default_app_listen() -> SocketAddr {
+    ([127, 0, 0, 1], 3100).into()
 }
 
 impl RuntimeConfig {
@@ -57,7 +157,16 @@ impl RuntimeConfig {
             };
             config.sql = SqlConfig::Postgres { url, pool_size };
         }
+        if let Ok(port) = std::env::var(DAPR_HTTP_PORT_ENV) {
+            let port: u16 = port.parse().with_context(|| format!("{DAPR_HTTP_PORT_ENV}={port:?} is not a port"))?;
+            config.dapr.http_url = format!("http://127.0.0.1:{port}");
+        }
         Ok(config)
+    }
+
+    /// Whether the host serves the Dapr app endpoints (subscriptions, cron).
+    pub fn uses_dapr_app(&self) -> bool {
+        matches!(self.pubsub, PubSubConfig::Dapr { .. }) || self.cron == CronConfig::Dapr
     }
 }
 
@@ -71,7 +180,25 @@ mod tests {
         assert_eq!(c.sql, SqlConfig::Postgres { url: "postgres://x/y".into(), pool_size: 16 });
         let c: RuntimeConfig = toml::from_str("").unwrap();
         assert_eq!(c.sql, SqlConfig::Sqlite);
+        assert_eq!((&c.state, &c.pubsub, &c.cron), (&StateConfig::Sqlite, &PubSubConfig::Sqlite, &CronConfig::Host));
+        assert!(!c.uses_dapr_app());
         assert!(toml::from_str::<RuntimeConfig>("[sql]\ntype = \"oracle\"").is_err());
         assert!(toml::from_str::<RuntimeConfig>("[sqll]\ntype = \"sqlite\"").is_err());
+    }
+
+    #[test]
+    fn parses_the_dapr_backends_with_defaults() {
+        let c: RuntimeConfig = toml::from_str(
+            "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\ntopic_prefix = \"t1.\"\n[cron]\ntype = \"dapr\"\n[dapr]\napp_listen = \"127.0.0.1:4000\"",
+        )
+        .unwrap();
+        assert_eq!(c.state, StateConfig::Dapr { store: "statestore".into() });
+        assert_eq!(
+            c.pubsub,
+            PubSubConfig::Dapr { component: "pubsub".into(), replica_component: "pubsub-replica".into(), topic_prefix: "t1.".into() }
+        );
+        assert_eq!(c.dapr, DaprConfig { http_url: "http://127.0.0.1:3500".into(), app_listen: ([127, 0, 0, 1], 4000).into() });
+        assert!(c.uses_dapr_app());
+        assert!(toml::from_str::<RuntimeConfig>("[pubsub]\ntype = \"dapr\"\ncomponent_name = \"x\"").is_err());
     }
 }

@@ -8,6 +8,9 @@
 #                      module downloads included; after a change to main.go
 #                      ~15 s; up to date: instant)
 #   daprd.sh path      print the binary's path
+#   daprd.sh local DIR write DIR/resources (dapr/'s files with the local
+#                      overlay dapr/local/ over them) and DIR/secrets.json;
+#                      run daprd in DIR with --resources-path DIR/resources
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -36,8 +39,20 @@ install() {
     source_hash >"$bin.source"
 }
 
+# The same files as Kubernetes gets, but a file for a secret store: a file
+# in dapr/local/ replaces the one of the same name; secrets.json goes beside.
+local_resources() {
+    local dir=$1 dapr="$here/../../dapr"
+    rm -rf "$dir/resources"
+    mkdir -p "$dir/resources"
+    cp "$dapr"/components/*.yaml "$dapr"/resiliency.yaml "$dapr"/subscriptions.yaml "$dir/resources/"
+    cp "$dapr"/local/*.yaml "$dir/resources/"
+    cp "$dapr/local/secrets.json" "$dir/"
+}
+
 case "${1:-}" in
     install) install ;;
     path) echo "$bin" ;;
-    *) die "usage: $0 install | path" ;;
+    local) [ $# = 2 ] || die "usage: $0 local DIR"; local_resources "$2" ;;
+    *) die "usage: $0 install | path | local DIR" ;;
 esac

@@ -5,6 +5,7 @@
 #   kafka.sh start DIR PORT CONTROLLER_PORT
 #   kafka.sh stop DIR
 #   kafka.sh topics PORT ARGS...          kafka-topics (TopicCommand) against 127.0.0.1:PORT
+#   kafka.sh consume PORT TOPIC           print every message of TOPIC so far, one per line
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -48,6 +49,12 @@ run_java() { java -cp "$libs/*" "$@"; }
 topics() {
     local port=$1; shift
     run_java -Dlog4j2.level=warn org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" "$@"
+}
+
+# Reads TOPIC from the start and stops once nothing more comes for 3 s.
+consume() {
+    run_java -Dlog4j2.level=warn org.apache.kafka.tools.consumer.ConsoleConsumer \
+        --bootstrap-server "127.0.0.1:$1" --topic "$2" --from-beginning --timeout-ms 3000 2>/dev/null || true
 }
 
 # listening_or_dead PID PORT: PORT accepts connections, or PID has exited
@@ -128,5 +135,6 @@ case "${1:-}" in
     start) [ $# = 4 ] || die "usage: $0 start DIR PORT CONTROLLER_PORT"; start "$2" "$3" "$4" ;;
     stop) [ $# = 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
     topics) [ $# -ge 2 ] || die "usage: $0 topics PORT ARGS..."; shift; install; topics "$@" ;;
-    *) die "usage: $0 install | start DIR PORT CONTROLLER_PORT | stop DIR | topics PORT ARGS..." ;;
+    consume) [ $# = 3 ] || die "usage: $0 consume PORT TOPIC"; install; consume "$2" "$3" ;;
+    *) die "usage: $0 install | start DIR PORT CONTROLLER_PORT | stop DIR | topics PORT ARGS... | consume PORT TOPIC" ;;
 esac

@@ -2,6 +2,7 @@
 //! the `todo:platform` interfaces, so a backend can change (SQLite, a Dapr
 //! sidecar, PostgreSQL) without touching a component.
 
+pub mod dapr;
 pub mod postgres;
 pub mod pubsub;
 pub mod sql;

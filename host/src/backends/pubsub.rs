@@ -34,6 +34,9 @@ pub struct Subscription {
     /// The wait before the first redelivery; doubles each time.
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// Every replica gets every event (its own consumer group), rather
+    /// than the replicas sharing the events out.
+    pub per_replica: bool,
 }
 
 /// Receives delivered events.

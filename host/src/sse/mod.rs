@@ -74,6 +74,7 @@ impl Hub {
             max_attempts: u32::MAX,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
+            per_replica: true,
         };
         pubsub.subscribe(subscription, Arc::new(HubSink(self.clone())))?;
         let log = self.log.clone();

@@ -88,6 +88,7 @@ pub fn start(manifest: &Manifest, pubsub: &dyn PubSub, components: &Arc<Componen
             max_attempts: t.max_attempts,
             initial_backoff: t.initial_backoff(),
             max_backoff: t.max_backoff(),
+            per_replica: false,
         };
         tracing::info!(topic = %t.topic, component = %t.component, "subscribing");
         let sink = Arc::new(ComponentSink {

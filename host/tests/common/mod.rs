@@ -140,11 +140,108 @@ pub struct Options {
     pub admin: bool,
     /// Run with `--watch`.
     pub watch: bool,
+    /// On the distributed backend: join this cluster (same app id, topics
+    /// and database) as another replica, rather than starting a new one.
+    pub cluster: Option<Cluster>,
+    /// On the distributed backend: Dapr's cron bindings run the schedules.
+    pub dapr_cron: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { guest_timeout_ms: 2_000, guest_memory_mb: 64, test_guest: wasm("test-guest"), admin: false, watch: false }
+        Self {
+            guest_timeout_ms: 2_000,
+            guest_memory_mb: 64,
+            test_guest: wasm("test-guest"),
+            admin: false,
+            watch: false,
+            cluster: None,
+            dapr_cron: false,
+        }
+    }
+}
+
+/// Whether the tests run on the distributed backend: each host with its own
+/// daprd (`TODO_TEST_DAPRD`) over the Kafka and Redis `scripts/test.sh`
+/// started, and PostgreSQL for `sql`.
+pub fn distributed() -> bool {
+    std::env::var_os("TODO_TEST_DAPRD").is_some()
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set (scripts/test.sh sets it)"))
+}
+
+/// What the replicas of one application share on the distributed backend.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    /// The Dapr namespace (the app id is `todo`, as the components' scopes
+    /// want): part of the consumer groups and the state keys, and (with a
+    /// dot) the topic prefix, so tests sharing the servers stay apart.
+    pub namespace: String,
+    pub sql_url: Option<String>,
+}
+
+/// A daprd beside a test host: its own ports, the repo's `dapr/` files
+/// with the local overlay (`scripts/services/daprd.sh local`).
+struct Sidecar {
+    child: Option<Child>,
+    http_port: u16,
+    app_port: u16,
+    replica: String,
+}
+
+/// The status of `GET path` on `base` (`http://host:port`), by hand: the
+/// harness is synchronous where tests are async, so no blocking client.
+fn http_status(base: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(base.strip_prefix("http://")?).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Sidecar {
+    fn new(replica: String) -> Self {
+        Sidecar { child: None, http_port: free_port(), app_port: free_port(), replica }
+    }
+
+    fn start(&mut self, namespace: &str, log: &Path) {
+        let dir = PathBuf::from(env("TODO_TEST_DAPR_DIR"));
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(env("TODO_TEST_DAPRD"))
+            .current_dir(&dir)
+            .args(["--app-id", "todo", "--app-port", &self.app_port.to_string()])
+            .args(["--dapr-http-port", &self.http_port.to_string(), "--dapr-listen-addresses", "127.0.0.1"])
+            .args(["--dapr-grpc-port", &free_port().to_string()])
+            .args(["--dapr-internal-grpc-port", &free_port().to_string(), "--dapr-internal-grpc-listen-address", "127.0.0.1"])
+            .args(["--metrics-port", &free_port().to_string(), "--metrics-listen-address", "127.0.0.1"])
+            .arg("--resources-path")
+            .arg(dir.join("resources"))
+            .args(["--log-level", "warn"])
+            .env("KAFKA_BROKERS", env("TODO_TEST_KAFKA"))
+            .env("REDIS_HOST", env("TODO_TEST_REDIS"))
+            .env("NAMESPACE", namespace)
+            .env("POD_NAME", &self.replica)
+            .env("TODO_REPLICA_INITIAL_OFFSET", "oldest")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting daprd");
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 }
 
@@ -174,6 +271,9 @@ pub struct Host {
     /// The PostgreSQL database of this host, when the tests run against
     /// PostgreSQL (`TODO_TEST_POSTGRES_URL`); else the embedded SQLite.
     sql_url: Option<String>,
+    /// On the distributed backend: the namespace and this host's daprd.
+    namespace: String,
+    sidecar: Option<Sidecar>,
     /// The admin API, with `Options::admin`.
     pub admin_base: Option<String>,
     pub dir: tempfile::TempDir,
@@ -199,16 +299,57 @@ impl Host {
         std::fs::create_dir_all(&shared).unwrap();
         std::fs::create_dir_all(dir.path().join(".data")).unwrap();
         std::os::unix::fs::symlink(&shared, dir.path().join(".data/compiled")).unwrap();
-        let sql_url = std::env::var("TODO_TEST_POSTGRES_URL").ok().map(|server| fresh_database(&server));
-        let mut host = Host { child: None, base: String::new(), admin_base: None, sql_url, dir, options };
+        let (namespace, sql_url) = match &options.cluster {
+            Some(c) => (c.namespace.clone(), c.sql_url.clone()),
+            None => (
+                format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                std::env::var("TODO_TEST_POSTGRES_URL").ok().map(|server| fresh_database(&server)),
+            ),
+        };
+        let sidecar = distributed().then(|| Sidecar::new(format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8])));
+        let mut host = Host { child: None, base: String::new(), admin_base: None, sql_url, namespace, sidecar, dir, options };
+        if let Some(sidecar) = &host.sidecar {
+            let config = format!(
+                "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\ntopic_prefix = \"{}.\"\n[cron]\ntype = \"{}\"\n\
+                 [dapr]\nhttp_url = \"http://127.0.0.1:{}\"\napp_listen = \"127.0.0.1:{}\"\n",
+                host.namespace,
+                if host.options.dapr_cron { "dapr" } else { "host" },
+                sidecar.http_port,
+                sidecar.app_port
+            );
+            std::fs::write(host.dir.path().join("runtime-config.toml"), config).unwrap();
+            host.start_sidecar();
+        }
         host.spawn();
         host
+    }
+
+    /// What another replica of this application needs to join it.
+    pub fn cluster(&self) -> Cluster {
+        Cluster { namespace: self.namespace.clone(), sql_url: self.sql_url.clone() }
+    }
+
+    /// Starts this host's daprd (again); its log is `daprd.log` in the data directory.
+    pub fn start_sidecar(&mut self) {
+        let log = self.dir.path().join("daprd.log");
+        let namespace = self.namespace.clone();
+        self.sidecar.as_mut().expect("a distributed host").start(&namespace, &log);
+    }
+
+    /// Stops this host's daprd (SIGKILL).
+    pub fn stop_sidecar(&mut self) {
+        self.sidecar.as_mut().expect("a distributed host").stop();
+    }
+
+    /// The topic as named on the broker (with this cluster's prefix).
+    pub fn broker_topic(&self, topic: &str) -> String {
+        format!("{}.{topic}", self.namespace)
     }
 
     fn spawn(&mut self) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_todo-host"));
         command
-            .envs(self.sql_env())
+            .envs(self.backend_env())
             .args(["up", "--listen", "127.0.0.1:0", "-f"])
             .arg(self.dir.path().join("spin.toml"))
             .arg("--guest-timeout-ms")
@@ -244,12 +385,27 @@ impl Host {
         }
         self.base = started(&rx);
         self.child = Some(child);
+        if let Some(sidecar) = &self.sidecar {
+            // Ready once the sidecar has loaded its components.
+            let ready = || http_status(&self.base, "/readyz") == Some(200);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !ready() {
+                assert!(Instant::now() < deadline, "not ready after 60 s: see daprd.log of replica {}", sidecar.replica);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
     }
 
-    /// The environment that points `todo-host` (up, job) at this host's SQL
-    /// database.
-    pub fn sql_env(&self) -> Vec<(&'static str, String)> {
-        self.sql_url.iter().map(|url| ("TODO_SQL_URL", url.clone())).collect()
+    /// The environment that points `todo-host` (up, job) at this host's
+    /// backends: its SQL database, and on the distributed backend its
+    /// runtime configuration and replica name.
+    pub fn backend_env(&self) -> Vec<(&'static str, String)> {
+        let mut env: Vec<_> = self.sql_url.iter().map(|url| ("TODO_SQL_URL", url.clone())).collect();
+        if let Some(sidecar) = &self.sidecar {
+            let config = self.dir.path().join("runtime-config.toml").display().to_string();
+            env.extend([("TODO_RUNTIME_CONFIG_FILE", config), ("TODO_REPLICA_ID", sidecar.replica.clone())]);
+        }
+        env
     }
 
     /// SIGKILL: no shutdown, no flush.
@@ -294,7 +450,7 @@ impl Host {
     /// what the job queued). Panics if the job fails.
     pub async fn job(&self, component: &str, at: &str) {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
-            .envs(self.sql_env())
+            .envs(self.backend_env())
             .args(["job", component, "--at", at, "-f"])
             .arg(self.dir.path().join("spin.toml"))
             .output()
@@ -328,6 +484,9 @@ impl Host {
 impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
+        if let Some(sidecar) = &mut self.sidecar {
+            sidecar.stop();
+        }
     }
 }
 
@@ -436,11 +595,26 @@ impl Host {
     /// Makes the subscription of `component` to `topic` deliver again every
     /// event from `event_id` on, as at-least-once delivery does when a host
     /// dies between a handler's commit and saving the subscription's
-    /// position: rewinds that position in the embedded broker (`pubsub.db`,
-    /// which the consumer rereads before each batch). The broker keeps one
-    /// message per event id and topic, so publishing a copy of an event is
-    /// not a redelivery; this is.
-    pub fn redeliver_from(&self, component: &str, topic: &str, event_id: &str) {
+    /// position. Embedded: rewinds that position in `pubsub.db` (which the
+    /// consumer rereads before each batch); the broker keeps one message per
+    /// event id and topic, so publishing a copy would not be a redelivery.
+    /// Distributed: Kafka keeps every copy, so publishing the event again
+    /// (read back from the topic) is one.
+    pub async fn redeliver_from(&self, component: &str, topic: &str, event_id: &str) {
+        if let Some(sidecar) = &self.sidecar {
+            let events = self.read_topic(topic).await;
+            let event = events.iter().find(|e| e["id"] == event_id).unwrap_or_else(|| panic!("{event_id} not on {topic}"));
+            let url = format!("http://127.0.0.1:{}/v1.0/publish/pubsub/{}", sidecar.http_port, self.broker_topic(topic));
+            let res = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/cloudevents+json")
+                .body(event.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 204, "publishing {event_id} again");
+            return;
+        }
         let db = rusqlite::Connection::open(self.dir.path().join(".data/pubsub.db")).unwrap();
         db.busy_timeout(Duration::from_secs(5)).unwrap();
         let offset: i64 = db
@@ -457,6 +631,19 @@ impl Host {
             )
             .unwrap();
         assert_eq!(rewound, 1, "{component} has not had event {event_id} on {topic} yet");
+    }
+
+    /// Every event on `topic` (this cluster's, on the broker), oldest first.
+    pub async fn read_topic(&self, topic: &str) -> Vec<serde_json::Value> {
+        let out = tokio::process::Command::new(repo().join("scripts/services/kafka.sh"))
+            .arg("consume")
+            .arg(env("TODO_TEST_KAFKA").rsplit(':').next().unwrap())
+            .arg(self.broker_topic(topic))
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The user's notifications, newest first (the first 100).
@@ -488,9 +675,15 @@ impl Host {
         .await;
     }
 
-    /// The events the subscriptions of `topic` gave up on, as
-    /// `todo-host dead-letters <topic>-dlq` lists them.
+    /// The events the subscriptions of `topic` gave up on: embedded, as
+    /// `todo-host dead-letters <topic>-dlq` lists them (with the subscription
+    /// and the reason); distributed, the events on the dead-letter topic
+    /// (with their `event_id`).
     pub async fn dead_letters(&self, topic: &str) -> Vec<serde_json::Value> {
+        if self.sidecar.is_some() {
+            let events = self.read_topic(&format!("{topic}-dlq")).await;
+            return events.into_iter().map(|e| serde_json::json!({ "event_id": e["id"], "event": e })).collect();
+        }
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_todo-host"))
             .args(["dead-letters", "-f"])
             .arg(self.dir.path().join("spin.toml"))

@@ -296,6 +296,7 @@ mod tests {
             dead_letter_topic: "t-dlq".into(),
             max_attempts: 3,
             initial_backoff: Duration::from_millis(1),
+            per_replica: false,
             max_backoff: Duration::from_millis(4),
         }
     }
