@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The full test suite: native unit tests, then the host with the real
-# components over HTTP, then the dashboard. Installs what it needs (the
-# wasm32-wasip2 target, Debian's chromium, the npm packages).
+# components over HTTP (on the embedded backend, then on the distributed
+# one), then the dashboard. Installs what it needs (the wasm32-wasip2
+# target, Go-built daprd, Kafka's jars, Debian's PostgreSQL, Redis and
+# chromium, the npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for package in task-api notification-handler recurring-handler reminder-checker test-guest; do
@@ -9,16 +11,36 @@ for package in task-api notification-handler recurring-handler reminder-checker 
 done
 cargo test --locked
 
-# The host's suites again with PostgreSQL as the `sql` backend: a private
-# server on a loopback port of its own (Debian's package, installed if
-# missing), stopped on exit; each test host gets a fresh database on it.
+# The host's suites again on the distributed backend: PostgreSQL for `sql`,
+# and each test host with its own daprd (dapr/'s files with the local
+# overlay) for `state` (Redis) and `pubsub` (Kafka); then the cluster and
+# outage tests (tests/distributed.rs, ignored without these servers). Every
+# server is private, on loopback ports of its own, installed and built by
+# scripts/services/ (cached outside the clone), and stopped on exit.
 . scripts/services/common.sh
-pg_dir=$(mktemp -d)
-chmod 755 "$pg_dir"
-trap 'scripts/services/postgres.sh stop "$pg_dir/pg" || true; rm -rf "$pg_dir"' EXIT
+svc=$(mktemp -d)
+chmod 755 "$svc" # the postgres user must reach $svc/pg
+stop_services() {
+    scripts/services/kafka.sh stop "$svc/kafka" || true
+    scripts/services/redis.sh stop "$svc/redis" || true
+    scripts/services/postgres.sh stop "$svc/pg" || true
+    rm -rf "$svc"
+}
+trap stop_services EXIT
+scripts/services/daprd.sh install
+scripts/services/daprd.sh local "$svc/dapr"
 pg_port=$(free_port)
-scripts/services/postgres.sh start "$pg_dir/pg" "$pg_port"
+scripts/services/postgres.sh start "$svc/pg" "$pg_port"
+redis_port=$(free_port)
+scripts/services/redis.sh start "$svc/redis" "$redis_port"
+kafka_port=$(free_port)
+kafka_cport=$(free_port)
+[ "$kafka_port" != "$kafka_cport" ] || kafka_cport=$(free_port)
+scripts/services/kafka.sh start "$svc/kafka" "$kafka_port" "$kafka_cport"
 TODO_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/todo" \
+TODO_TEST_REDIS="127.0.0.1:$redis_port" \
+TODO_TEST_KAFKA="127.0.0.1:$kafka_port" TODO_TEST_KAFKA_DIR="$svc/kafka" TODO_TEST_KAFKA_CONTROLLER_PORT="$kafka_cport" \
+TODO_TEST_DAPRD="$(scripts/services/daprd.sh path)" TODO_TEST_DAPR_DIR="$svc/dapr" \
     cargo test --locked -p todo-host -- --include-ignored
 
 # The dashboard (frontend/): its unit tests, the build the host serves at /,

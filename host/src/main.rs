@@ -178,6 +178,11 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(component(action, &admin_url, &token))
         }
         Command::DeadLetters { manifest, data, topic } => {
+            let config = runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?;
+            anyhow::ensure!(
+                config.pubsub == runtime_config::PubSubConfig::Sqlite,
+                "pub/sub is Dapr's here: the dead letters are the events on the broker's {topic} topic (Dapr prefixes it with the namespace)"
+            );
             let data_dir = data.resolve(&Manifest::load(&manifest.file)?);
             tokio::runtime::Runtime::new()?.block_on(dead_letters(&data_dir, &topic))
         }
@@ -351,8 +356,8 @@ fn open_backends(
             Arc::new(sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
             Arc::default(),
         ),
-        PubSubConfig::Dapr { component, replica_component, topic_prefix } => {
-            let pubsub = dapr::pubsub::DaprPubSub::new(sidecar()?, component, replica_component, topic_prefix);
+        PubSubConfig::Dapr { component, replica_component } => {
+            let pubsub = dapr::pubsub::DaprPubSub::new(sidecar()?, component, replica_component);
             let subscriptions = pubsub.subscriptions();
             (Arc::new(pubsub), subscriptions)
         }

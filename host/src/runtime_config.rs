@@ -17,7 +17,6 @@
 //! type = "dapr"                  # or "sqlite"
 //! component = "pubsub"           # one consumer group for every replica
 //! replica_component = "pubsub-replica"  # a consumer group per replica (SSE)
-//! topic_prefix = ""
 //!
 //! [cron]
 //! type = "dapr"                  # or "host" (the default): its own timers
@@ -91,9 +90,6 @@ pub enum PubSubConfig {
         component: String,
         #[serde(default = "default_replica_pubsub")]
         replica_component: String,
-        /// Prepended to every topic, so environments can share one broker.
-        #[serde(default)]
-        topic_prefix: String,
     },
 }
 
@@ -189,13 +185,13 @@ mod tests {
     #[test]
     fn parses_the_dapr_backends_with_defaults() {
         let c: RuntimeConfig = toml::from_str(
-            "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\ntopic_prefix = \"t1.\"\n[cron]\ntype = \"dapr\"\n[dapr]\napp_listen = \"127.0.0.1:4000\"",
+            "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\n[cron]\ntype = \"dapr\"\n[dapr]\napp_listen = \"127.0.0.1:4000\"",
         )
         .unwrap();
         assert_eq!(c.state, StateConfig::Dapr { store: "statestore".into() });
         assert_eq!(
             c.pubsub,
-            PubSubConfig::Dapr { component: "pubsub".into(), replica_component: "pubsub-replica".into(), topic_prefix: "t1.".into() }
+            PubSubConfig::Dapr { component: "pubsub".into(), replica_component: "pubsub-replica".into() }
         );
         assert_eq!(c.dapr, DaprConfig { http_url: "http://127.0.0.1:3500".into(), app_listen: ([127, 0, 0, 1], 4000).into() });
         assert!(c.uses_dapr_app());

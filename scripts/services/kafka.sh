@@ -5,7 +5,7 @@
 #   kafka.sh start DIR PORT CONTROLLER_PORT
 #   kafka.sh stop DIR
 #   kafka.sh topics PORT ARGS...          kafka-topics (TopicCommand) against 127.0.0.1:PORT
-#   kafka.sh consume PORT TOPIC           print every message of TOPIC so far, one per line
+#   kafka.sh consume PORT TOPIC           print every (JSON) message of TOPIC so far, one per line
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -51,10 +51,12 @@ topics() {
     run_java -Dlog4j2.level=warn org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" "$@"
 }
 
-# Reads TOPIC from the start and stops once nothing more comes for 3 s.
+# Reads TOPIC from the start and stops once nothing more comes for 3 s
+# (which the tool reports as an error, on stdout: keep the JSON lines only).
 consume() {
     run_java -Dlog4j2.level=warn org.apache.kafka.tools.consumer.ConsoleConsumer \
-        --bootstrap-server "127.0.0.1:$1" --topic "$2" --from-beginning --timeout-ms 3000 2>/dev/null || true
+        --bootstrap-server "127.0.0.1:$1" --topic "$2" --from-beginning --timeout-ms 3000 2>/dev/null |
+        grep '^{' || true
 }
 
 # listening_or_dead PID PORT: PORT accepts connections, or PID has exited

@@ -176,8 +176,9 @@ fn env(name: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct Cluster {
     /// The Dapr namespace (the app id is `todo`, as the components' scopes
-    /// want): part of the consumer groups and the state keys, and (with a
-    /// dot) the topic prefix, so tests sharing the servers stay apart.
+    /// want): part of the consumer groups, the state keys and (as Dapr
+    /// scopes a pub/sub by namespace when its metadata names it) the topics
+    /// on the broker, so tests sharing the servers stay apart.
     pub namespace: String,
     pub sql_url: Option<String>,
 }
@@ -203,8 +204,19 @@ fn http_status(base: &str, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// A loopback port nothing listens on and not handed out before, below
+/// Linux's ephemeral range (32768+) so that outgoing connections cannot
+/// take it before daprd or the host binds it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Sidecar {
@@ -302,7 +314,7 @@ impl Host {
         let (namespace, sql_url) = match &options.cluster {
             Some(c) => (c.namespace.clone(), c.sql_url.clone()),
             None => (
-                format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..12]),
                 std::env::var("TODO_TEST_POSTGRES_URL").ok().map(|server| fresh_database(&server)),
             ),
         };
@@ -310,9 +322,8 @@ impl Host {
         let mut host = Host { child: None, base: String::new(), admin_base: None, sql_url, namespace, sidecar, dir, options };
         if let Some(sidecar) = &host.sidecar {
             let config = format!(
-                "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\ntopic_prefix = \"{}.\"\n[cron]\ntype = \"{}\"\n\
+                "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\n[cron]\ntype = \"{}\"\n\
                  [dapr]\nhttp_url = \"http://127.0.0.1:{}\"\napp_listen = \"127.0.0.1:{}\"\n",
-                host.namespace,
                 if host.options.dapr_cron { "dapr" } else { "host" },
                 sidecar.http_port,
                 sidecar.app_port
@@ -341,9 +352,9 @@ impl Host {
         self.sidecar.as_mut().expect("a distributed host").stop();
     }
 
-    /// The topic as named on the broker (with this cluster's prefix).
+    /// The topic as named on the broker (Dapr prefixes the namespace).
     pub fn broker_topic(&self, topic: &str) -> String {
-        format!("{}.{topic}", self.namespace)
+        format!("{}{topic}", self.namespace)
     }
 
     fn spawn(&mut self) {
@@ -486,6 +497,13 @@ impl Drop for Host {
         self.kill();
         if let Some(sidecar) = &mut self.sidecar {
             sidecar.stop();
+            if std::thread::panicking() {
+                // The data directory goes with the host: show why daprd failed, if it did.
+                let log = std::fs::read_to_string(self.dir.path().join("daprd.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- daprd.log of replica {} (last 40 lines)", sidecar.replica);
+                tail.iter().rev().for_each(|l| eprintln!("{l}"));
+            }
         }
     }
 }
@@ -604,7 +622,8 @@ impl Host {
         if let Some(sidecar) = &self.sidecar {
             let events = self.read_topic(topic).await;
             let event = events.iter().find(|e| e["id"] == event_id).unwrap_or_else(|| panic!("{event_id} not on {topic}"));
-            let url = format!("http://127.0.0.1:{}/v1.0/publish/pubsub/{}", sidecar.http_port, self.broker_topic(topic));
+            // Through the sidecar, which adds the namespace to the topic.
+            let url = format!("http://127.0.0.1:{}/v1.0/publish/pubsub/{topic}", sidecar.http_port);
             let res = reqwest::Client::new()
                 .post(url)
                 .header("content-type", "application/cloudevents+json")
@@ -754,5 +773,36 @@ impl SseReader {
             let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??.ok()?;
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
+    }
+}
+
+/// Stops the tests' Kafka broker (distributed backend).
+pub fn stop_kafka() {
+    let status = Command::new(repo().join("scripts/services/kafka.sh")).args(["stop", &env("TODO_TEST_KAFKA_DIR")]).status().unwrap();
+    assert!(status.success(), "stopping Kafka");
+}
+
+/// Starts the tests' Kafka broker again, on its data and ports.
+pub fn start_kafka() {
+    let port = env("TODO_TEST_KAFKA").rsplit(':').next().unwrap().to_owned();
+    let status = Command::new(repo().join("scripts/services/kafka.sh"))
+        .args(["start", &env("TODO_TEST_KAFKA_DIR"), &port, &env("TODO_TEST_KAFKA_CONTROLLER_PORT")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "starting Kafka");
+}
+
+impl Host {
+    /// The status of `GET /readyz`.
+    pub async fn readyz(&self) -> u16 {
+        reqwest::get(self.url("/readyz")).await.unwrap().status().as_u16()
+    }
+
+    /// A counter or gauge from `/metrics` (0 when absent).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(0.0)
     }
 }

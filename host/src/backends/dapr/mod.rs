@@ -78,3 +78,63 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    //! The declarative files in `dapr/` must say what the host does.
+
+    use crate::manifest::Manifest;
+    use std::{collections::BTreeSet, path::Path};
+
+    fn repo() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    }
+
+    /// The `name: value` lines of a YAML document, comments dropped (our
+    /// files are flat enough for that).
+    fn field<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
+        doc.lines().find_map(|l| {
+            let l = l.split(" #").next().unwrap().trim().trim_start_matches("- ");
+            l.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().trim_matches('"'))
+        })
+    }
+
+    #[test]
+    fn declarative_subscriptions_match_the_manifest_and_the_sse_hub() {
+        let manifest = Manifest::load(&repo().join("spin.toml")).unwrap();
+        let mut expected: BTreeSet<(String, String, String, String)> = manifest
+            .trigger
+            .pubsub
+            .iter()
+            .map(|t| ("pubsub".into(), t.topic.clone(), format!("/dapr/events/pubsub/{}", t.topic), t.dead_letter_topic()))
+            .collect();
+        let hub = crate::sse::TOPIC;
+        expected.insert(("pubsub-replica".into(), hub.into(), format!("/dapr/events/pubsub-replica/{hub}"), format!("{hub}-dlq")));
+        let text = std::fs::read_to_string(repo().join("dapr/subscriptions.yaml")).unwrap();
+        let declared: BTreeSet<_> = text
+            .split("\n---\n")
+            .map(|doc| {
+                let f = |name| field(doc, name).unwrap_or_else(|| panic!("no {name} in {doc}")).to_owned();
+                (f("pubsubname"), f("topic"), f("default"), f("deadLetterTopic"))
+            })
+            .collect();
+        assert_eq!(declared, expected);
+    }
+
+    #[test]
+    fn every_schedule_has_a_cron_binding_with_the_same_schedule() {
+        let manifest = Manifest::load(&repo().join("spin.toml")).unwrap();
+        assert!(!manifest.trigger.cron.is_empty());
+        for t in &manifest.trigger.cron {
+            let path = repo().join(format!("dapr/components/{}-cron.yaml", t.component));
+            let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let value_after = |name: &str| {
+                let after = doc.split(&format!("- name: {name}\n")).nth(1).unwrap_or_else(|| panic!("no {name}"));
+                field(after, "value").unwrap().to_owned()
+            };
+            assert_eq!(value_after("schedule"), t.schedule.split(" #").next().unwrap().trim(), "{}", path.display());
+            assert_eq!(value_after("route"), format!("/dapr/cron/{}", t.component));
+            assert_eq!(field(&doc, "type"), Some("bindings.cron"));
+        }
+    }
+}

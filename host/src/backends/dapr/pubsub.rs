@@ -37,17 +37,15 @@ pub struct DaprPubSub {
     component: String,
     /// For per-replica subscriptions (a consumer group per replica).
     replica_component: String,
-    topic_prefix: String,
     subscriptions: Arc<Subscriptions>,
 }
 
 impl DaprPubSub {
-    pub fn new(sidecar: Sidecar, component: &str, replica_component: &str, topic_prefix: &str) -> Self {
+    pub fn new(sidecar: Sidecar, component: &str, replica_component: &str) -> Self {
         Self {
             sidecar,
             component: component.to_owned(),
             replica_component: replica_component.to_owned(),
-            topic_prefix: topic_prefix.to_owned(),
             subscriptions: Arc::default(),
         }
     }
@@ -58,10 +56,9 @@ impl DaprPubSub {
     }
 
     async fn publish_one(&self, message: &Message) -> Result<(), PubSubError> {
-        let topic = format!("{}{}", self.topic_prefix, message.topic);
         let request = self
             .sidecar
-            .request(Method::POST, &["publish", &self.component, &topic])
+            .request(Method::POST, &["publish", &self.component, &message.topic])
             .query(&[("metadata.partitionKey", &message.partition_key)])
             .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
             .body(message.event.clone());
@@ -93,8 +90,7 @@ impl PubSub for DaprPubSub {
 
     fn subscribe(&self, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError> {
         let pubsub = if subscription.per_replica { &self.replica_component } else { &self.component };
-        let topic = format!("{}{}", self.topic_prefix, subscription.topic);
-        let dead_letter_topic = format!("{}{}", self.topic_prefix, subscription.dead_letter_topic);
+        let (topic, dead_letter_topic) = (subscription.topic.clone(), subscription.dead_letter_topic.clone());
         self.subscriptions.add(pubsub, &topic, &dead_letter_topic, subscription, sink)
     }
 
@@ -103,7 +99,7 @@ impl PubSub for DaprPubSub {
     }
 }
 
-/// The host's Dapr subscriptions, by (pub/sub component, topic on the broker).
+/// The host's Dapr subscriptions, by (pub/sub component, topic).
 #[derive(Default)]
 pub struct Subscriptions {
     topics: RwLock<BTreeMap<(String, String), Arc<Topic>>>,
@@ -268,31 +264,31 @@ mod tests {
         let subs = Subscriptions::default();
         let a = Arc::new(Scripted(Mutex::new(vec![Outcome::Success]), Mutex::default()));
         let b = Arc::new(Scripted(Mutex::new(vec![Outcome::Retry, Outcome::Retry, Outcome::Retry]), Mutex::default()));
-        subs.add("pubsub", "p.t", "p.t-dlq", subscription("a.t", 5), a.clone()).unwrap();
-        subs.add("pubsub", "p.t", "p.t-dlq", subscription("b.t", 3), b.clone()).unwrap();
-        assert!(subs.add("pubsub", "p.t", "other-dlq", subscription("c.t", 3), a.clone()).is_err());
+        subs.add("pubsub", "t", "t-dlq", subscription("a.t", 5), a.clone()).unwrap();
+        subs.add("pubsub", "t", "t-dlq", subscription("b.t", 3), b.clone()).unwrap();
+        assert!(subs.add("pubsub", "t", "other-dlq", subscription("c.t", 3), a.clone()).is_err());
         assert_eq!(
             subs.list(),
             [DaprSubscription {
                 pubsubname: "pubsub".into(),
-                topic: "p.t".into(),
-                route: "/dapr/events/pubsub/p.t".into(),
-                dead_letter_topic: "p.t-dlq".into()
+                topic: "t".into(),
+                route: "/dapr/events/pubsub/t".into(),
+                dead_letter_topic: "t-dlq".into()
             }]
         );
         let body = br#"{"id":"e1","partitionkey":"u","data":{},"pubsubname":"pubsub","traceparent":"x"}"#;
-        assert_eq!(subs.deliver("pubsub", "p.t", body).await.unwrap(), Outcome::Retry);
-        assert_eq!(subs.deliver("pubsub", "p.t", body).await.unwrap(), Outcome::Retry);
-        assert_eq!(subs.deliver("pubsub", "p.t", body).await.unwrap(), Outcome::Drop);
+        assert_eq!(subs.deliver("pubsub", "t", body).await.unwrap(), Outcome::Retry);
+        assert_eq!(subs.deliver("pubsub", "t", body).await.unwrap(), Outcome::Retry);
+        assert_eq!(subs.deliver("pubsub", "t", body).await.unwrap(), Outcome::Drop);
         assert_eq!(*a.1.lock().unwrap(), [1]);
         assert_eq!(*b.1.lock().unwrap(), [1, 2, 3]);
-        assert!(matches!(subs.deliver("pubsub", "p.x", body).await, Err(DeliveryError::Unknown(..))));
-        assert!(matches!(subs.deliver("pubsub", "p.t", b"{}").await, Err(DeliveryError::Malformed(_))));
+        assert!(matches!(subs.deliver("pubsub", "x", body).await, Err(DeliveryError::Unknown(..))));
+        assert!(matches!(subs.deliver("pubsub", "t", b"{}").await, Err(DeliveryError::Malformed(_))));
     }
 
     #[test]
     fn deliveries_lose_the_attributes_dapr_adds() {
-        let m = message("t".into(), br#"{"id":"e1","partitionkey":"u","data":{"a":1},"topic":"p.t","traceid":"x"}"#).unwrap();
+        let m = message("t".into(), br#"{"id":"e1","partitionkey":"u","data":{"a":1},"topic":"t","traceid":"x"}"#).unwrap();
         assert_eq!((m.event_id.as_str(), m.partition_key.as_str(), m.topic.as_str()), ("e1", "u", "t"));
         assert_eq!(m.event, r#"{"data":{"a":1},"id":"e1","partitionkey":"u"}"#);
     }
