@@ -12,6 +12,7 @@ mod outbox;
 mod runtime;
 mod runtime_config;
 mod sse;
+mod telemetry;
 mod triggers;
 mod watch;
 
@@ -158,14 +159,9 @@ impl LimitArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,wasmtime_cranelift=warn,cranelift_codegen=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let _telemetry = telemetry::init().context("setting up logs and traces")?;
+    match cli.command {
         Command::Build { manifest } => builder::build(&Manifest::load(&manifest.file)?, true),
         Command::Up(args) => tokio::runtime::Runtime::new()?.block_on(up(args)),
         Command::Job { manifest, data, limits, component, at } => {

@@ -30,6 +30,9 @@ struct Envelope<'a> {
     time: &'a str,
     datacontenttype: &'static str,
     partitionkey: &'a str,
+    /// The publishing span, so that deliveries continue its trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
     data: &'a RawValue,
 }
 
@@ -60,6 +63,7 @@ pub fn envelope(topic: &str, partition_key: &str, event: &CloudEvent) -> Result<
         time: &event.time,
         datacontenttype: "application/json",
         partitionkey: partition_key,
+        traceparent: crate::telemetry::traceparent(),
         data,
     };
     Ok(Message {

@@ -165,6 +165,7 @@ impl Components {
     }
 
     /// Runs a scheduled component for the tick at `scheduled_time` (RFC 3339).
+    #[tracing::instrument(name = "job", skip(self), fields(otel.name = format!("job {id}")))]
     pub async fn run_job(&self, id: &str, scheduled_time: &str) -> anyhow::Result<()> {
         let pre = self.get(id).and_then(|c| c.scheduled.clone()).context("no such scheduled component")?;
         let mut store = new_store(&self.engine, &self.app);

@@ -72,6 +72,7 @@ fn row_set(rows: backends::sql::RowSet) -> sql::RowSet {
 }
 
 impl sql::Host for InstanceState {
+    #[tracing::instrument(level = "debug", name = "sql.begin", skip_all)]
     async fn begin(&mut self) -> wasmtime::Result<Result<Resource<Transaction>, sql::Error>> {
         match self.app.backends.sql.begin().await {
             Ok(inner) => Ok(Ok(self.table.push(Transaction { inner, published: false })?)),
@@ -79,16 +80,19 @@ impl sql::Host for InstanceState {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "sql.execute", skip_all, fields(statement = %statement))]
     async fn execute(&mut self, statement: String, values: Vec<sql::Value>) -> wasmtime::Result<Result<u64, sql::Error>> {
         Ok(self.app.backends.sql.execute(&statement, params(values)).await.map_err(Into::into))
     }
 
+    #[tracing::instrument(level = "debug", name = "sql.query", skip_all, fields(statement = %statement))]
     async fn query(&mut self, statement: String, values: Vec<sql::Value>) -> wasmtime::Result<Result<sql::RowSet, sql::Error>> {
         Ok(self.app.backends.sql.query(&statement, params(values)).await.map(row_set).map_err(Into::into))
     }
 }
 
 impl sql::HostTransaction for InstanceState {
+    #[tracing::instrument(level = "debug", name = "sql.execute", skip_all, fields(statement = %statement))]
     async fn execute(
         &mut self,
         tx: Resource<Transaction>,
@@ -99,6 +103,7 @@ impl sql::HostTransaction for InstanceState {
         Ok(tx.inner.execute(&statement, params(values)).await.map_err(Into::into))
     }
 
+    #[tracing::instrument(level = "debug", name = "sql.query", skip_all, fields(statement = %statement))]
     async fn query(
         &mut self,
         tx: Resource<Transaction>,
@@ -109,6 +114,7 @@ impl sql::HostTransaction for InstanceState {
         Ok(tx.inner.query(&statement, params(values)).await.map(row_set).map_err(Into::into))
     }
 
+    #[tracing::instrument(level = "debug", name = "sql.commit", skip_all)]
     async fn commit(&mut self, tx: Resource<Transaction>) -> wasmtime::Result<Result<(), sql::Error>> {
         let tx = self.table.get_mut(&tx)?;
         let result = tx.inner.commit().await;
@@ -153,6 +159,7 @@ fn ttl(seconds: Option<u32>) -> Option<Duration> {
 }
 
 impl state::Host for InstanceState {
+    #[tracing::instrument(level = "debug", name = "state.get", skip_all)]
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, state::Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
@@ -160,6 +167,7 @@ impl state::Host for InstanceState {
         Ok(self.app.backends.state.get(&key).await.map_err(Into::into))
     }
 
+    #[tracing::instrument(level = "debug", name = "state.set", skip_all)]
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_seconds: Option<u32>) -> wasmtime::Result<Result<(), state::Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
@@ -167,6 +175,7 @@ impl state::Host for InstanceState {
         Ok(self.app.backends.state.set(&key, value, ttl(ttl_seconds)).await.map_err(Into::into))
     }
 
+    #[tracing::instrument(level = "debug", name = "state.delete", skip_all)]
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), state::Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
@@ -174,6 +183,7 @@ impl state::Host for InstanceState {
         Ok(self.app.backends.state.delete(&key).await.map_err(Into::into))
     }
 
+    #[tracing::instrument(level = "debug", name = "state.set-if-absent", skip_all)]
     async fn set_if_absent(
         &mut self,
         key: String,
@@ -190,6 +200,7 @@ impl state::Host for InstanceState {
 impl types::Host for InstanceState {}
 
 impl pubsub::Host for InstanceState {
+    #[tracing::instrument(level = "debug", name = "pubsub.publish", skip_all, fields(%topic, event_id = %event.id))]
     async fn publish(
         &mut self,
         topic: String,

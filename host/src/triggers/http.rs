@@ -121,7 +121,14 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
         }
     };
     let request_id = uuid::Uuid::new_v4().to_string();
-    let span = tracing::info_span!("request", %request_id, %component, method = %request.method(), path = %request.uri().path());
+    let span = tracing::info_span!(
+        "request",
+        otel.name = format!("{} {route_pattern}", request.method()),
+        otel.kind = "server",
+        %request_id, %component, method = %request.method(), path = %request.uri().path()
+    );
+    let traceparent = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+    crate::telemetry::set_parent(&span, traceparent);
     async move {
         let request = match prepare(request, &user_id, &request_id).await {
             Ok(request) => request,
@@ -215,7 +222,8 @@ async fn call(components: &Arc<Components>, id: &str, request: http::Request<Ful
         let proxy = pre.instantiate_async(&mut store).await?;
         crate::metrics::instantiated(&id_owned, started);
         proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
-    });
+    }
+    .in_current_span());
     match receiver.await {
         Ok(Ok(response)) => Ok(response.map(|body| Body::new(body.map_err(|e| anyhow::anyhow!("{e:?}"))))),
         Ok(Err(code)) => anyhow::bail!("the component answered with error code {code:?}"),

@@ -9,6 +9,7 @@ use crate::runtime::components::Components;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The parts of a CloudEvents JSON envelope a handler receives.
 #[derive(Deserialize)]
@@ -22,19 +23,23 @@ struct Envelope {
     #[serde(default)]
     time: Option<String>,
     data: Box<serde_json::value::RawValue>,
+    /// The span that published the event (a host extension, not for guests).
+    #[serde(default)]
+    traceparent: Option<String>,
 }
 
-/// Parses a stored envelope into the WIT record.
-pub fn cloud_event(json: &str) -> Result<CloudEvent, serde_json::Error> {
+/// Parses a stored envelope into the WIT record, and the publisher's span.
+pub fn cloud_event(json: &str) -> Result<(CloudEvent, Option<String>), serde_json::Error> {
     let e: Envelope = serde_json::from_str(json)?;
-    Ok(CloudEvent {
+    let event = CloudEvent {
         id: e.id,
         source: e.source,
         type_: e.ty,
         subject: e.subject,
         time: e.time.unwrap_or_default(),
         data: e.data.get().to_owned(),
-    })
+    };
+    Ok((event, e.traceparent))
 }
 
 struct ComponentSink {
@@ -47,9 +52,16 @@ struct ComponentSink {
 impl Sink for ComponentSink {
     async fn deliver(&self, topic: &str, message: &Message, attempt: u32) -> Outcome {
         let outcome = match cloud_event(&message.event) {
-            Ok(event) => {
+            Ok((event, traceparent)) => {
                 self.record_lag(&event.time);
-                self.components.handle_event(&self.component, topic, &event, attempt).await
+                let span = tracing::info_span!(
+                    "deliver",
+                    otel.name = format!("deliver {topic} to {}", self.component),
+                    otel.kind = "consumer",
+                    component = %self.component, %topic, event_id = %event.id, attempt
+                );
+                crate::telemetry::set_parent(&span, traceparent.as_deref());
+                self.components.handle_event(&self.component, topic, &event, attempt).instrument(span).await
             }
             Err(e) => {
                 tracing::warn!(event_id = %message.event_id, error = %e, "not a CloudEvent: dropping");

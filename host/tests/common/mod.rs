@@ -145,6 +145,8 @@ pub struct Options {
     pub cluster: Option<Cluster>,
     /// On the distributed backend: Dapr's cron bindings run the schedules.
     pub dapr_cron: bool,
+    /// More environment for `todo-host up`.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -157,6 +159,7 @@ impl Default for Options {
             watch: false,
             cluster: None,
             dapr_cron: false,
+            env: Vec::new(),
         }
     }
 }
@@ -369,6 +372,7 @@ impl Host {
             .arg(self.options.guest_memory_mb.to_string())
             .env("TODO_JWT_SECRET", SECRET)
             .env("RUST_LOG", "info,todo_host=debug")
+            .envs(self.options.env.iter().cloned())
             .stdout(Stdio::piped());
         if self.options.admin {
             command.args(["--admin-listen", "127.0.0.1:0"]).env("TODO_ADMIN_TOKEN", ADMIN_TOKEN);

@@ -28,8 +28,8 @@ const PUBLISH_CONCURRENCY: usize = 16;
 /// Events whose delivery is in progress, remembered for their attempt counts.
 const MAX_IN_PROGRESS: usize = 10_000;
 /// The CloudEvent attributes the host stores; Dapr adds its own on delivery.
-const ENVELOPE_FIELDS: [&str; 9] =
-    ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "partitionkey", "data"];
+const ENVELOPE_FIELDS: [&str; 10] =
+    ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "partitionkey", "traceparent", "data"];
 
 pub struct DaprPubSub {
     sidecar: Sidecar,
@@ -56,12 +56,20 @@ impl DaprPubSub {
     }
 
     async fn publish_one(&self, message: &Message) -> Result<(), PubSubError> {
-        let request = self
+        let mut request = self
             .sidecar
             .request(Method::POST, &["publish", &self.component, &message.topic])
             .query(&[("metadata.partitionKey", &message.partition_key)])
-            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json")
-            .body(message.event.clone());
+            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json");
+        // Dapr writes its own span into the envelope: make it one of ours.
+        #[derive(serde::Deserialize)]
+        struct Traced {
+            traceparent: Option<String>,
+        }
+        if let Ok(Traced { traceparent: Some(traceparent) }) = serde_json::from_str(&message.event) {
+            request = request.header("traceparent", traceparent);
+        }
+        let request = request.body(message.event.clone());
         Sidecar::send(request, &[StatusCode::NO_CONTENT, StatusCode::OK]).await.map(drop).map_err(|e| match e {
             CallError::Status { status, .. } if !status.is_server_error() => PubSubError::Other(e.to_string()),
             e => PubSubError::Unavailable(e.to_string()),
