@@ -18,7 +18,13 @@ struct Native {
 /// Starts the baseline on a loopback port with a fresh database; returns its base URL.
 pub async fn start(dir: &std::path::Path) -> anyhow::Result<String> {
     let db = Connection::open(dir.join("native.db"))?;
-    db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    // The host's SQLite settings, background checkpoints included.
+    db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;")?;
+    let checkpointer = Connection::open(dir.join("native.db"))?;
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let _ = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    });
     let migrations = crate::host::repo().join("migrations/sqlite");
     let mut files: Vec<_> = std::fs::read_dir(migrations)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     files.sort();

@@ -13,6 +13,10 @@ use super::store::EPOCH_TICK;
 
 /// Instances alive at once (requests, events and ticks in flight).
 const MAX_INSTANCES: u32 = 1000;
+/// Bytes of each memory, table and stack slot zeroed in place on reuse.
+const KEEP_RESIDENT: usize = 64 << 10;
+/// Slots released before their pages go back to the kernel in one batch.
+const DECOMMIT_BATCH: usize = 32;
 
 pub fn new_engine(memory_bytes: usize) -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
@@ -21,7 +25,13 @@ pub fn new_engine(memory_bytes: usize) -> anyhow::Result<Engine> {
         .total_memories(MAX_INSTANCES)
         .total_tables(MAX_INSTANCES * 2)
         .total_stacks(MAX_INSTANCES)
-        .max_memory_size(memory_bytes);
+        .max_memory_size(memory_bytes)
+        // A fresh instance per request: giving a slot's pages back to the
+        // kernel and faulting them in again costs more than zeroing them.
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .async_stack_keep_resident(KEEP_RESIDENT)
+        .decommit_batch_size(DECOMMIT_BATCH);
     let mut config = Config::new();
     config
         .wasm_component_model(true)

@@ -2,7 +2,7 @@
 //! sequence number clients resume from (`Last-Event-ID`). SQLite, durable,
 //! trimmed to the newest `RETAINED` events.
 
-use crate::backends::sqlite::{blocking, open};
+use crate::backends::sqlite::{blocking, open, Checkpointer};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{
     path::Path,
@@ -27,6 +27,7 @@ pub struct StreamLog {
     /// Random per log file: ids from another log (another replica, a wiped
     /// data directory) are recognized and answered with a resync.
     pub log_id: String,
+    _checkpointer: Arc<Checkpointer>,
 }
 
 impl StreamLog {
@@ -46,7 +47,7 @@ impl StreamLog {
         let fresh = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?1)", [fresh])?;
         let log_id = conn.query_row("SELECT value FROM meta WHERE key = 'log_id'", [], |r| r.get(0))?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), log_id })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), log_id, _checkpointer: Arc::new(Checkpointer::start(path)?) })
     }
 
     async fn run<T: Send + 'static>(

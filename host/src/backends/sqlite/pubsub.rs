@@ -2,7 +2,7 @@
 //! subscription, at-least-once delivery in publish order with in-place
 //! retries (exponential backoff), then the subscription's dead-letter topic.
 
-use super::{blocking, is_busy, now_millis, open};
+use super::{blocking, is_busy, now_millis, open, Checkpointer};
 use crate::backends::pubsub::{Message, Outcome, PubSub, PubSubError, Sink, Subscription};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
@@ -22,6 +22,7 @@ pub struct SqlitePubSub {
     conn: Arc<Mutex<Connection>>,
     /// Bumped after every publish, to wake idle subscriptions at once.
     published: watch::Sender<u64>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqlitePubSub {
@@ -47,7 +48,7 @@ impl SqlitePubSub {
                  position     INTEGER NOT NULL
              );",
         )?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), published: watch::channel(0).0 })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), published: watch::channel(0).0, _checkpointer: Checkpointer::start(&path)? })
     }
 
     async fn run<T: Send + 'static>(

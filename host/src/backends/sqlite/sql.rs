@@ -2,7 +2,7 @@
 //! so the host queues writers instead of letting them spin on SQLITE_BUSY)
 //! and a small pool of read-only connections.
 
-use super::{blocking, open};
+use super::{blocking, open, Checkpointer};
 use crate::backends::sql::{Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
 use async_trait::async_trait;
 use rusqlite::{types::ValueRef, Connection, ErrorCode};
@@ -18,6 +18,7 @@ pub struct SqliteSql {
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     reader_permits: Arc<Semaphore>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteSql {
@@ -34,6 +35,7 @@ impl SqliteSql {
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             readers: Arc::new(Mutex::new(readers)),
             reader_permits: Arc::new(Semaphore::new(READERS)),
+            _checkpointer: Checkpointer::start(&path)?,
         })
     }
 

@@ -1,7 +1,7 @@
 //! `state` on SQLite: one table, expiry as a timestamp; expired rows read as
 //! absent and are purged in the background.
 
-use super::{blocking, is_busy, now_millis, open};
+use super::{blocking, is_busy, now_millis, open, Checkpointer};
 use crate::backends::state::{State, StateError};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -13,6 +13,7 @@ use std::{
 
 pub struct SqliteState {
     conn: Arc<Mutex<Connection>>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteState {
@@ -26,7 +27,7 @@ impl SqliteState {
              );
              CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;",
         )?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), _checkpointer: Checkpointer::start(&path)? })
     }
 
     async fn run<T: Send + 'static>(
