@@ -314,12 +314,15 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     // Tests and scripts read this line to find the port.
     println!("todo-host listening on http://{}", listener.local_addr()?);
+    let listener = sse::native::Listener::new(listener, server.clone())?;
+    let draining = hub.clone();
     axum::serve(listener, triggers::http::router(server))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             hub.shutdown();
         })
         .await?;
+    draining.drained(Duration::from_secs(5)).await;
     tracing::info!("stopped");
     Ok(())
 }

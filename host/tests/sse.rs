@@ -121,3 +121,22 @@ async fn sigterm_tells_open_streams_to_reconnect_and_exits() {
     assert_eq!(stream.next(WAIT).await, None, "the stream ends");
     assert!(host.wait_exit(WAIT), "the host exits once streams are drained");
 }
+
+#[tokio::test]
+async fn a_stream_is_the_same_on_its_own_connection_and_after_other_requests() {
+    let host = Host::start();
+    // A new connection whose first request is the stream (held outside hyper)...
+    let mut own = open(&host, "erin", None).await;
+    // ...and one that served a request before (the stream through hyper).
+    let reused = client("erin");
+    assert_eq!(reused.get(host.url("/healthz")).send().await.unwrap().status(), 200);
+    let mut after = SseReader::new(reused.get(host.url("/api/stream/tasks")).send().await.unwrap());
+    let id = create(&host, "erin", "seen twice").await;
+    let (a, b) = (own.next(WAIT).await.expect("an event"), after.next(WAIT).await.expect("an event"));
+    assert_eq!(a, b);
+    assert_eq!(a.json()["task_id"], id);
+    // A bad token gets the API's JSON error on either path.
+    let res = reqwest::Client::new().get(host.url("/api/stream/tasks?access_token=nope")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "unauthorized");
+}

@@ -3,6 +3,7 @@
 //! stream log and fans it out to that user's open streams.
 
 mod log;
+pub mod native;
 pub mod stream;
 
 use crate::backends::pubsub::{Message, Outcome, PubSub, Subscription as PubSubSubscription, Sink};
@@ -28,6 +29,17 @@ pub struct Hub {
     streams: Mutex<HashMap<String, Vec<Subscriber>>>,
     next_id: AtomicU64,
     shutdown: watch::Sender<bool>,
+    /// Connections `native` holds (hyper's are tracked by hyper).
+    native_streams: AtomicU64,
+}
+
+/// A connection held by `native`, counted while it lives.
+pub struct NativeStream(Arc<Hub>);
+
+impl Drop for NativeStream {
+    fn drop(&mut self) {
+        self.0.native_streams.fetch_sub(1, Ordering::Release);
+    }
 }
 
 struct Subscriber {
@@ -61,6 +73,7 @@ impl Hub {
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
+            native_streams: AtomicU64::new(0),
         }))
     }
 
@@ -135,6 +148,21 @@ impl Hub {
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+
+    /// Counts a connection `native` holds until the guard drops.
+    pub fn native_stream(self: &Arc<Self>) -> NativeStream {
+        self.native_streams.fetch_add(1, Ordering::Acquire);
+        NativeStream(self.clone())
+    }
+
+    /// After `shutdown`: waits (at most `limit`) for the connections
+    /// `native` holds to have sent their last message.
+    pub async fn drained(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.native_streams.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub fn router(server: Arc<HttpServer>) -> Router {
         .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }))
         .route("/auth/dev/sign-in", post(dev_sign_in))
         .route("/auth/sign-out", post(sign_out))
-        .route("/api/stream/tasks", get(crate::sse::stream::handler))
+        .route(crate::sse::stream::PATH, get(crate::sse::stream::handler))
         .fallback(dispatch)
         .with_state(server)
 }
