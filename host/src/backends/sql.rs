@@ -48,6 +48,16 @@ impl Dialect {
             Dialect::Postgres => "postgres",
         }
     }
+
+    /// A statement that, run first in a transaction, keeps every other
+    /// process's migrations waiting until it ends (replicas start together).
+    /// SQLite needs none: its transactions here take the one write lock.
+    pub fn migration_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(7428116501)"),
+        }
+    }
 }
 
 #[async_trait]
