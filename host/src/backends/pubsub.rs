@@ -39,6 +39,39 @@ pub struct Subscription {
     pub per_replica: bool,
 }
 
+/// What follows one delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    Done,
+    Retry,
+    /// Give up: the event goes to the dead-letter topic, for this reason.
+    DeadLetter(String),
+}
+
+impl Subscription {
+    /// What follows `outcome` at delivery `attempt` (counted from 1): every
+    /// backend retries and gives up alike.
+    pub fn next(&self, outcome: Outcome, attempt: u32) -> Next {
+        match outcome {
+            Outcome::Success => Next::Done,
+            Outcome::Drop => Next::DeadLetter(format!("dropped by the handler at attempt {attempt}")),
+            Outcome::Retry if attempt >= self.max_attempts => {
+                Next::DeadLetter(format!("still failing after {attempt} attempts"))
+            }
+            Outcome::Retry => Next::Retry,
+        }
+    }
+
+    /// Counts and logs an event this subscription gave up on.
+    pub fn dead_lettered(&self, event_id: &str, reason: &str) {
+        let labels = crate::metrics::Subscription { subscription: self.name.clone() };
+        crate::metrics::METRICS.dead_letters.get_or_create(&labels).inc();
+        tracing::warn!(
+            subscription = %self.name, %event_id, dead_letter_topic = %self.dead_letter_topic, %reason, "event dead-lettered"
+        );
+    }
+}
+
 /// Receives delivered events.
 #[async_trait]
 pub trait Sink: Send + Sync {

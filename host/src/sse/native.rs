@@ -8,7 +8,12 @@
 use super::stream::{self, RESPONSE_HEADERS};
 use crate::triggers::http::HttpServer;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    io,
+    net::SocketAddr,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -16,7 +21,7 @@ use tokio::{
 };
 
 /// What a connection's first bytes must be for it to be a stream here.
-const REQUEST_LINE: &[u8] = b"GET /api/stream/tasks";
+static REQUEST_LINE: LazyLock<String> = LazyLock::new(|| format!("GET {}", stream::PATH));
 /// The most a stream request's head may take (headers, cookies, a token).
 const MAX_HEAD: usize = 16 << 10;
 /// How long a client may take to send its request's first line or head.
@@ -77,18 +82,20 @@ impl axum::serve::Listener for Listener {
 /// Whether the first request on `socket` asks for a stream (peeked: the
 /// bytes stay for whoever serves it).
 async fn is_stream_request(socket: &TcpStream) -> io::Result<bool> {
-    let mut first = [0u8; REQUEST_LINE.len() + 1];
+    let line = REQUEST_LINE.as_bytes();
+    let mut first = [0u8; 64];
+    let first = &mut first[..line.len() + 1];
     loop {
-        let n = socket.peek(&mut first).await?;
+        let n = socket.peek(first).await?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let seen = n.min(REQUEST_LINE.len());
-        if first[..seen] != REQUEST_LINE[..seen] {
+        let seen = n.min(line.len());
+        if first[..seen] != line[..seen] {
             return Ok(false);
         }
         if n == first.len() {
-            return Ok(matches!(first[REQUEST_LINE.len()], b' ' | b'?'));
+            return Ok(matches!(first[line.len()], b' ' | b'?'));
         }
         // Only part of the request line has arrived: look again shortly.
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -174,7 +181,7 @@ fn parse_head(head: &[u8]) -> Option<(String, HeaderMap)> {
 
 /// An error answer in the API's JSON shape, then the end of the connection.
 async fn write_refusal(socket: &mut TcpStream, status: u16, code: &str, message: &str) -> io::Result<()> {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let body = crate::triggers::http::error_body(code, message).to_string();
     let reason = axum::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",

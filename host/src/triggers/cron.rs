@@ -51,6 +51,17 @@ fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     Ok(d)
 }
 
+/// Runs one tick of a scheduled component (logging a failure), for the host's
+/// timers and for Dapr's cron bindings alike.
+pub async fn tick(components: &Components, id: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let result = components.run_job(id, &at).await;
+    if let Err(e) = &result {
+        tracing::warn!(component = %id, scheduled_time = %at, error = %format!("{e:#}"), "scheduled job failed");
+    }
+    result
+}
+
 /// Starts a timer per `[[trigger.cron]]`. A tick that is still running when
 /// the next one is due delays it rather than overlapping.
 pub fn start(manifest: &Manifest, components: &Arc<Components>) -> anyhow::Result<()> {
@@ -63,10 +74,7 @@ pub fn start(manifest: &Manifest, components: &Arc<Components>) -> anyhow::Resul
             while let Some(next) = schedule.next_after(last) {
                 let wait = (next - Utc::now()).to_std().unwrap_or_default();
                 tokio::time::sleep(wait).await;
-                let at = next.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-                if let Err(e) = components.run_job(&id, &at).await {
-                    tracing::warn!(component = %id, scheduled_time = %at, error = %format!("{e:#}"), "scheduled job failed");
-                }
+                let _ = tick(&components, &id, next).await;
                 // Ticks missed while the job ran are skipped, not replayed.
                 last = next.max(Utc::now());
             }

@@ -53,8 +53,12 @@ pub fn router(server: Arc<HttpServer>) -> Router {
 
 /// The JSON error every API route answers with.
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message.into() } });
-    (status, Json(body)).into_response()
+    (status, Json(error_body(code, &message.into()))).into_response()
+}
+
+/// The body of `error`.
+pub fn error_body(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({ "error": { "code": code, "message": message } })
 }
 
 async fn readyz(State(server): State<Arc<HttpServer>>) -> Response {

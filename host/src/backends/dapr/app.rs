@@ -52,13 +52,9 @@ async fn cron(State(app): State<Arc<App>>, Path(component): Path<String>) -> Res
     let Some(components) = &app.cron else {
         return (StatusCode::NOT_FOUND, "cron is not Dapr's here ([cron] type)").into_response();
     };
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    match components.run_job(&component, &at).await {
+    match crate::triggers::cron::tick(components, &component, chrono::Utc::now()).await {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => {
-            tracing::warn!(%component, scheduled_time = %at, error = %format!("{e:#}"), "scheduled job failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response()
-        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
     }
 }
 

@@ -10,6 +10,9 @@ pub mod state;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use std::time::Duration;
 
+/// The statuses of a sidecar call that did what it was asked.
+const DONE: &[StatusCode] = &[StatusCode::OK, StatusCode::NO_CONTENT];
+
 /// A call to the sidecar that did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -48,11 +51,11 @@ impl Sidecar {
         self.client.request(method, url)
     }
 
-    /// Sends `request`; returns the response when its status is one of `ok`.
-    async fn send(request: RequestBuilder, ok: &[StatusCode]) -> Result<reqwest::Response, CallError> {
+    /// Sends `request`; returns the response when it did what it asked.
+    async fn send(request: RequestBuilder) -> Result<reqwest::Response, CallError> {
         let response = request.send().await.map_err(|e| CallError::Unreachable(error_chain(&e)))?;
         let status = response.status();
-        if ok.contains(&status) {
+        if DONE.contains(&status) {
             return Ok(response);
         }
         let body = response.text().await.unwrap_or_default();
@@ -61,9 +64,7 @@ impl Sidecar {
 
     /// Whether the sidecar is up and its components are ready.
     pub async fn healthz(&self) -> Result<(), CallError> {
-        Self::send(self.request(Method::GET, &["healthz", "outbound"]), &[StatusCode::NO_CONTENT, StatusCode::OK])
-            .await
-            .map(drop)
+        Self::send(self.request(Method::GET, &["healthz", "outbound"])).await.map(drop)
     }
 }
 

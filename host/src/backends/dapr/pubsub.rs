@@ -13,10 +13,10 @@
 //! which sends the event to the dead-letter topic), follow `spin.toml`.
 
 use super::{CallError, Sidecar};
-use crate::backends::pubsub::{Message, Outcome, PubSub, PubSubError, Sink, Subscription};
+use crate::backends::pubsub::{Message, Next, Outcome, PubSub, PubSubError, Sink, Subscription};
 use async_trait::async_trait;
 use futures::{stream, TryStreamExt};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Serialize;
 use std::{
     collections::{BTreeMap, HashMap},
@@ -70,7 +70,7 @@ impl DaprPubSub {
             request = request.header("traceparent", traceparent);
         }
         let request = request.body(message.event.clone());
-        Sidecar::send(request, &[StatusCode::NO_CONTENT, StatusCode::OK]).await.map(drop).map_err(|e| match e {
+        Sidecar::send(request).await.map(drop).map_err(|e| match e {
             CallError::Status { status, .. } if !status.is_server_error() => PubSubError::Other(e.to_string()),
             e => PubSubError::Unavailable(e.to_string()),
         })
@@ -98,8 +98,7 @@ impl PubSub for DaprPubSub {
 
     fn subscribe(&self, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError> {
         let pubsub = if subscription.per_replica { &self.replica_component } else { &self.component };
-        let (topic, dead_letter_topic) = (subscription.topic.clone(), subscription.dead_letter_topic.clone());
-        self.subscriptions.add(pubsub, &topic, &dead_letter_topic, subscription, sink)
+        self.subscriptions.add(pubsub, subscription, sink)
     }
 
     async fn ping(&self) -> Result<(), PubSubError> {
@@ -140,16 +139,10 @@ pub enum DeliveryError {
 }
 
 impl Subscriptions {
-    fn add(
-        &self,
-        pubsub: &str,
-        topic: &str,
-        dead_letter_topic: &str,
-        subscription: Subscription,
-        sink: Arc<dyn Sink>,
-    ) -> Result<(), PubSubError> {
+    fn add(&self, pubsub: &str, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError> {
         let mut topics = self.topics.write().unwrap();
-        let key = (pubsub.to_owned(), topic.to_owned());
+        let (topic, dead_letter_topic) = (subscription.topic.clone(), subscription.dead_letter_topic.clone());
+        let key = (pubsub.to_owned(), topic.clone());
         let mut consumers = match topics.get(&key) {
             Some(t) if t.dead_letter_topic != dead_letter_topic => {
                 return Err(PubSubError::Other(format!(
@@ -161,7 +154,7 @@ impl Subscriptions {
             None => Vec::new(),
         };
         consumers.push((subscription, sink));
-        let topic = Topic { dead_letter_topic: dead_letter_topic.to_owned(), consumers, progress: Mutex::default() };
+        let topic = Topic { dead_letter_topic, consumers, progress: Mutex::default() };
         topics.insert(key, Arc::new(topic));
         Ok(())
     }
@@ -199,18 +192,13 @@ impl Subscriptions {
                 continue;
             }
             *attempts += 1;
-            match sink.deliver(&subscription.topic, &message, *attempts).await {
-                Outcome::Success => *done = true,
-                Outcome::Retry if *attempts < subscription.max_attempts => pending = true,
-                Outcome::Drop | Outcome::Retry => {
+            match subscription.next(sink.deliver(&subscription.topic, &message, *attempts).await, *attempts) {
+                Next::Done => *done = true,
+                Next::Retry => pending = true,
+                Next::DeadLetter(reason) => {
                     *done = true;
                     dropped = true;
-                    let labels = crate::metrics::Subscription { subscription: subscription.name.clone() };
-                    crate::metrics::METRICS.dead_letters.get_or_create(&labels).inc();
-                    tracing::warn!(
-                        subscription = %subscription.name, event_id = %message.event_id, attempts = *attempts,
-                        dead_letter_topic = %topic.dead_letter_topic, "event dead-lettered"
-                    );
+                    subscription.dead_lettered(&message.event_id, &reason);
                 }
             }
         }
@@ -255,11 +243,11 @@ mod tests {
         }
     }
 
-    fn subscription(name: &str, max_attempts: u32) -> Subscription {
+    fn subscription(name: &str, max_attempts: u32, dead_letter_topic: &str) -> Subscription {
         Subscription {
             name: name.into(),
             topic: "t".into(),
-            dead_letter_topic: "t-dlq".into(),
+            dead_letter_topic: dead_letter_topic.into(),
             max_attempts,
             initial_backoff: Duration::ZERO,
             max_backoff: Duration::ZERO,
@@ -272,9 +260,9 @@ mod tests {
         let subs = Subscriptions::default();
         let a = Arc::new(Scripted(Mutex::new(vec![Outcome::Success]), Mutex::default()));
         let b = Arc::new(Scripted(Mutex::new(vec![Outcome::Retry, Outcome::Retry, Outcome::Retry]), Mutex::default()));
-        subs.add("pubsub", "t", "t-dlq", subscription("a.t", 5), a.clone()).unwrap();
-        subs.add("pubsub", "t", "t-dlq", subscription("b.t", 3), b.clone()).unwrap();
-        assert!(subs.add("pubsub", "t", "other-dlq", subscription("c.t", 3), a.clone()).is_err());
+        subs.add("pubsub", subscription("a.t", 5, "t-dlq"), a.clone()).unwrap();
+        subs.add("pubsub", subscription("b.t", 3, "t-dlq"), b.clone()).unwrap();
+        assert!(subs.add("pubsub", subscription("c.t", 3, "other-dlq"), a.clone()).is_err());
         assert_eq!(
             subs.list(),
             [DaprSubscription {

@@ -46,18 +46,22 @@ impl DaprState {
     /// another version by now.
     async fn save(&self, key: &str, value: &[u8], ttl: Option<Duration>, etag: &str) -> Result<bool, StateError> {
         let request = self.sidecar.request(Method::POST, &["state", &self.store]).json(&[Self::item(key, value, ttl, etag)]);
-        match Sidecar::send(request, &[StatusCode::NO_CONTENT, StatusCode::OK]).await {
+        match Sidecar::send(request).await {
             Ok(_) => Ok(true),
             Err(CallError::Status { status: StatusCode::CONFLICT, .. }) => Ok(false),
             Err(e) => Err(state_error(e)),
         }
     }
 
+    /// The sidecar's answer for the key: its value (no body when absent) and version.
+    async fn read(&self, key: &str) -> Result<reqwest::Response, StateError> {
+        let request = self.sidecar.request(Method::GET, &["state", &self.store, key]);
+        Sidecar::send(request).await.map_err(state_error)
+    }
+
     /// The key's current version, "0" when it has none.
     async fn version(&self, key: &str) -> Result<String, StateError> {
-        let request = self.sidecar.request(Method::GET, &["state", &self.store, key]);
-        let response =
-            Sidecar::send(request, &[StatusCode::OK, StatusCode::NO_CONTENT]).await.map_err(state_error)?;
+        let response = self.read(key).await?;
         let etag = response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok());
         Ok(etag.unwrap_or("0").to_owned())
     }
@@ -75,10 +79,7 @@ fn state_error(e: CallError) -> StateError {
 #[async_trait]
 impl State for DaprState {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        let request = self.sidecar.request(Method::GET, &["state", &self.store, key]);
-        let response =
-            Sidecar::send(request, &[StatusCode::OK, StatusCode::NO_CONTENT]).await.map_err(state_error)?;
-        let body = response.bytes().await.map_err(|e| StateError::Unavailable(e.to_string()))?;
+        let body = self.read(key).await?.bytes().await.map_err(|e| StateError::Unavailable(e.to_string()))?;
         if body.is_empty() {
             return Ok(None);
         }
@@ -99,7 +100,7 @@ impl State for DaprState {
 
     async fn delete(&self, key: &str) -> Result<(), StateError> {
         let request = self.sidecar.request(Method::DELETE, &["state", &self.store, key]);
-        Sidecar::send(request, &[StatusCode::NO_CONTENT, StatusCode::OK]).await.map(drop).map_err(state_error)
+        Sidecar::send(request).await.map(drop).map_err(state_error)
     }
 
     async fn set_if_absent(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<bool, StateError> {

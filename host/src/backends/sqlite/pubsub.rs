@@ -3,7 +3,7 @@
 //! retries (exponential backoff), then the subscription's dead-letter topic.
 
 use super::{blocking, is_busy, now_millis, open, Checkpointer};
-use crate::backends::pubsub::{Message, Outcome, PubSub, PubSubError, Sink, Subscription};
+use crate::backends::pubsub::{Message, Next, PubSub, PubSubError, Sink, Subscription};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::{
@@ -207,13 +207,10 @@ impl Consumer {
         let mut backoff = sub.initial_backoff;
         let mut attempt = 1;
         let reason = loop {
-            match self.sink.deliver(&sub.topic, message, attempt).await {
-                Outcome::Success => break None,
-                Outcome::Drop => break Some(format!("dropped by the handler at attempt {attempt}")),
-                Outcome::Retry if attempt >= sub.max_attempts => {
-                    break Some(format!("still failing after {attempt} attempts"))
-                }
-                Outcome::Retry => {
+            match sub.next(self.sink.deliver(&sub.topic, message, attempt).await, attempt) {
+                Next::Done => break None,
+                Next::DeadLetter(reason) => break Some(reason),
+                Next::Retry => {
                     tracing::debug!(subscription = %sub.name, event_id = %message.event_id, attempt, ?backoff, "redelivering");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(sub.max_backoff);
@@ -222,12 +219,7 @@ impl Consumer {
             }
         };
         if let Some(reason) = &reason {
-            let labels = crate::metrics::Subscription { subscription: sub.name.clone() };
-            crate::metrics::METRICS.dead_letters.get_or_create(&labels).inc();
-            tracing::warn!(
-                subscription = %sub.name, event_id = %message.event_id, dead_letter_topic = %sub.dead_letter_topic,
-                %reason, "event dead-lettered"
-            );
+            sub.dead_lettered(&message.event_id, reason);
         }
         reason
     }
@@ -263,6 +255,7 @@ impl Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends::pubsub::Outcome;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Fails every event whose payload says "fail", records the others.
