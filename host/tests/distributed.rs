@@ -6,40 +6,17 @@
 
 mod common;
 
-use common::{client, distributed, expect_json, Host, Options, SseReader, EVENT_WAIT};
-use serde_json::{json, Value};
+use common::{client, distributed, Host, Options, SseReader, TaskApi, EVENT_WAIT};
+use serde_json::json;
 use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 const NEEDS: &str = "needs the distributed backend's servers (scripts/test.sh)";
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-async fn create(host: &Host, user: &str, body: Value) -> Value {
-    expect_json(client(user).post(host.url("/api/todos")).json(&body).send().await.unwrap(), 201).await
-}
-
-async fn complete(host: &Host, user: &str, id: &str) {
-    let res = client(user).patch(host.url(&format!("/api/todos/{id}/complete"))).send().await.unwrap();
-    expect_json(res, 200).await;
-}
-
-/// Every task of the user, page after page.
-async fn tasks(host: &Host, user: &str) -> Vec<Value> {
-    let (mut all, mut cursor) = (Vec::new(), String::new());
-    loop {
-        let url = host.url(&format!("/api/todos?limit=100{cursor}"));
-        let page = expect_json(client(user).get(url).send().await.unwrap(), 200).await;
-        all.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = format!("&cursor={next}"),
-            None => return all,
-        }
-    }
-}
-
-/// How many tasks each task is the parent of.
+/// How many tasks each of the user's tasks is the parent of.
 async fn children(host: &Host, user: &str) -> BTreeMap<String, usize> {
     let mut count = BTreeMap::new();
-    for t in tasks(host, user).await {
+    for t in TaskApi::new(host, user).tasks().await {
         if let Some(parent) = t["parent_task_id"].as_str() {
             *count.entry(parent.to_owned()).or_default() += 1;
         }
@@ -62,7 +39,7 @@ async fn two_replicas_share_the_events_streams_recurrences_and_reminders() {
     // A change made through A reaches a stream held by B.
     let res = client("alice").get(b.url("/api/stream/tasks")).send().await.unwrap();
     let mut on_b = SseReader::new(res);
-    let task = create(&a, "alice", json!({"title": "made on A"})).await;
+    let task = TaskApi::new(&a, "alice").create(json!({"title": "made on A"})).await;
     let change = loop {
         let event = on_b.next(EVENT_WAIT).await.expect("B's stream got nothing from A");
         if event.event == "sync.task-changed" {
@@ -84,8 +61,8 @@ async fn two_replicas_share_the_events_streams_recurrences_and_reminders() {
     for i in 0..6 {
         let host = if i % 2 == 0 { &a } else { &b };
         let body = json!({"title": format!("recurring {i}"), "recurrence_pattern": {"frequency": "daily"}});
-        let id = create(host, "alice", body).await["id"].as_str().unwrap().to_owned();
-        complete(if i % 2 == 0 { &b } else { &a }, "alice", &id).await;
+        let id = TaskApi::new(host, "alice").create(body).await["id"].as_str().unwrap().to_owned();
+        TaskApi::new(if i % 2 == 0 { &b } else { &a }, "alice").complete(&id, true).await;
         parents.push(id);
     }
     let expected: BTreeMap<String, usize> = parents.iter().map(|p| (p.clone(), 1)).collect();
@@ -94,7 +71,7 @@ async fn two_replicas_share_the_events_streams_recurrences_and_reminders() {
     // A task due within the hour: both replicas' cron bindings run the
     // checker every minute; the user is reminded once.
     let due = (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc3339();
-    let task = create(&a, "bob", json!({"title": "due soon", "due_date": due})).await;
+    let task = TaskApi::new(&a, "bob").create(json!({"title": "due soon", "due_date": due})).await;
     const RUNS: &str = r#"todo_instantiate_seconds_count{component="reminder-checker"}"#;
     let (a_runs, b_runs) = (a.metric(RUNS).await, b.metric(RUNS).await);
     a.eventually(Duration::from_secs(90), || async {
@@ -117,13 +94,14 @@ async fn a_kafka_outage_fails_no_write_and_loses_or_doubles_no_event() {
     assert!(distributed(), "{NEEDS}");
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let host = Host::start();
+    let carol = TaskApi::new(&host, "carol");
     let mut parents = Vec::new();
-    let mut write = |i: usize| {
-        let host = &host;
+    let write = |i: usize| {
+        let carol = &carol;
         async move {
             let body = json!({"title": format!("during the outage {i}"), "recurrence_pattern": {"frequency": "weekly"}});
-            let id = create(host, "carol", body).await["id"].as_str().unwrap().to_owned();
-            complete(host, "carol", &id).await;
+            let id = carol.create(body).await["id"].as_str().unwrap().to_owned();
+            carol.complete(&id, true).await;
             id
         }
     };
@@ -150,7 +128,8 @@ async fn a_kafka_outage_fails_no_write_and_loses_or_doubles_no_event() {
     let expected: BTreeMap<String, usize> = parents.iter().map(|p| (p.clone(), 1)).collect();
     host.eventually(Duration::from_secs(120), || async { (children(&host, "carol").await == expected).then_some(()) })
         .await;
-    let created: std::collections::BTreeSet<String> = tasks(&host, "carol").await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+    let created: std::collections::BTreeSet<String> =
+        carol.tasks().await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
     host.eventually(EVENT_WAIT, || async {
         let seen: std::collections::BTreeSet<String> =
             host.deliveries("task-events").await.into_iter().map(|d| d.subject).collect();
@@ -168,19 +147,19 @@ async fn a_stopped_sidecar_fails_readiness_keeps_the_data_and_recovers() {
     assert!(distributed(), "{NEEDS}");
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut host = Host::start();
-    let before = create(&host, "dave", json!({"title": "before"})).await;
+    let before = TaskApi::new(&host, "dave").create(json!({"title": "before"})).await;
     host.stop_sidecar();
     host.eventually(Duration::from_secs(10), || async { (host.readyz().await == 503).then_some(()) }).await;
     // The data stays readable and writable (events wait in the outbox).
-    let during = create(&host, "dave", json!({"title": "during", "recurrence_pattern": {"frequency": "daily"}})).await;
+    let during = TaskApi::new(&host, "dave").create(json!({"title": "during", "recurrence_pattern": {"frequency": "daily"}})).await;
     let during_id = during["id"].as_str().unwrap().to_owned();
-    complete(&host, "dave", &during_id).await;
-    assert_eq!(tasks(&host, "dave").await.len(), 2);
+    TaskApi::new(&host, "dave").complete(&during_id, true).await;
+    assert_eq!(TaskApi::new(&host, "dave").tasks().await.len(), 2);
     host.start_sidecar();
     host.eventually(Duration::from_secs(60), || async { (host.readyz().await == 200).then_some(()) }).await;
     // The events written meanwhile go out once the sidecar is back.
     host.eventually(EVENT_WAIT, || async { (children(&host, "dave").await.get(&during_id) == Some(&1)).then_some(()) })
         .await;
-    let ids: Vec<String> = tasks(&host, "dave").await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = TaskApi::new(&host, "dave").tasks().await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
     assert!(ids.contains(&before["id"].as_str().unwrap().to_owned()));
 }

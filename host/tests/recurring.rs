@@ -4,73 +4,8 @@
 
 mod common;
 
-use common::{client, distributed, expect_json, Host, EVENT_WAIT};
+use common::{client, distributed, expect_json, Host, TaskApi as Api, EVENT_WAIT};
 use serde_json::{json, Value};
-
-/// The Task API as one user.
-struct Api<'h> {
-    host: &'h Host,
-    client: reqwest::Client,
-}
-
-impl<'h> Api<'h> {
-    fn new(host: &'h Host, user: &str) -> Self {
-        Self { host, client: client(user) }
-    }
-
-    async fn create(&self, body: Value) -> Value {
-        let res = self.client.post(self.host.url("/api/todos")).json(&body).send().await.unwrap();
-        expect_json(res, 201).await
-    }
-
-    async fn complete(&self, id: &str, completed: bool) -> Value {
-        let res = self
-            .client
-            .patch(self.host.url(&format!("/api/todos/{id}/complete")))
-            .json(&json!({ "completed": completed }))
-            .send()
-            .await
-            .unwrap();
-        expect_json(res, 200).await
-    }
-
-    async fn tasks(&self) -> Vec<Value> {
-        let res = self.client.get(self.host.url("/api/todos?limit=100")).send().await.unwrap();
-        expect_json(res, 200).await["items"].as_array().unwrap().clone()
-    }
-
-    /// The tasks whose parent is `id`.
-    async fn children(&self, id: &str) -> Vec<Value> {
-        self.tasks().await.into_iter().filter(|t| t["parent_task_id"] == id).collect()
-    }
-
-    /// Waits for the next occurrence of `id` and returns it.
-    async fn next_of(&self, id: &str) -> Value {
-        self.host
-            .eventually(EVENT_WAIT, || async {
-                let children = self.children(id).await;
-                assert!(children.len() <= 1, "{children:?}");
-                children.into_iter().next()
-            })
-            .await
-    }
-
-    async fn history(&self, id: &str) -> Vec<Value> {
-        let res = self.client.get(self.host.url(&format!("/api/todos/{id}/history"))).send().await.unwrap();
-        expect_json(res, 200).await["items"].as_array().unwrap().clone()
-    }
-
-    /// Waits until the recurring handler has handled every `task-events`
-    /// event published so far for this user: completes a recurring marker
-    /// task behind them (a topic is delivered in publish order, retries in
-    /// place) and waits for the marker's next occurrence.
-    async fn settle(&self) {
-        let marker = self.create(json!({"title": "marker", "recurrence_pattern": {"frequency": "daily"}})).await;
-        let id = id_of(&marker);
-        self.complete(&id, true).await;
-        self.next_of(&id).await;
-    }
-}
 
 fn id_of(task: &Value) -> String {
     task["id"].as_str().unwrap().to_owned()
@@ -176,8 +111,7 @@ async fn an_undated_task_recurs_from_its_completion_and_others_do_not_recur() {
     assert_eq!(alice.children(&id_of(&plain)).await, Vec::<Value>::new(), "a task without a pattern does not recur");
     // Creating or updating a recurring task is not completing it.
     let fresh = alice.create(json!({"title": "New", "recurrence_pattern": {"frequency": "weekly"}})).await;
-    let res = alice
-        .client
+    let res = client("alice")
         .put(host.url(&format!("/api/todos/{}", id_of(&fresh))))
         .json(&json!({"title": "Renamed"}))
         .send()

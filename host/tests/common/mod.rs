@@ -810,3 +810,72 @@ impl Host {
             .unwrap_or(0.0)
     }
 }
+
+/// The Task API as one user, for tests that drive it rather than test it.
+pub struct TaskApi<'h> {
+    host: &'h Host,
+    client: reqwest::Client,
+}
+
+impl<'h> TaskApi<'h> {
+    pub fn new(host: &'h Host, user: &str) -> Self {
+        Self { host, client: client(user) }
+    }
+
+    pub async fn create(&self, body: serde_json::Value) -> serde_json::Value {
+        let res = self.client.post(self.host.url("/api/todos")).json(&body).send().await.unwrap();
+        expect_json(res, 201).await
+    }
+
+    pub async fn complete(&self, id: &str, completed: bool) -> serde_json::Value {
+        let url = self.host.url(&format!("/api/todos/{id}/complete"));
+        let res = self.client.patch(url).json(&serde_json::json!({ "completed": completed })).send().await.unwrap();
+        expect_json(res, 200).await
+    }
+
+    /// Every task of the user, page after page.
+    pub async fn tasks(&self) -> Vec<serde_json::Value> {
+        let (mut all, mut cursor) = (Vec::new(), String::new());
+        loop {
+            let res = self.client.get(self.host.url(&format!("/api/todos?limit=100{cursor}"))).send().await.unwrap();
+            let page = expect_json(res, 200).await;
+            all.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return all,
+            }
+        }
+    }
+
+    /// The tasks whose parent is `id`.
+    pub async fn children(&self, id: &str) -> Vec<serde_json::Value> {
+        self.tasks().await.into_iter().filter(|t| t["parent_task_id"] == id).collect()
+    }
+
+    /// Waits for the next occurrence of `id` and returns it.
+    pub async fn next_of(&self, id: &str) -> serde_json::Value {
+        self.host
+            .eventually(EVENT_WAIT, || async {
+                let children = self.children(id).await;
+                assert!(children.len() <= 1, "{children:?}");
+                children.into_iter().next()
+            })
+            .await
+    }
+
+    pub async fn history(&self, id: &str) -> Vec<serde_json::Value> {
+        let res = self.client.get(self.host.url(&format!("/api/todos/{id}/history"))).send().await.unwrap();
+        expect_json(res, 200).await["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the recurring handler has handled every `task-events`
+    /// event published so far for this user: completes a recurring marker
+    /// task behind them (a topic is delivered in publish order, retries in
+    /// place) and waits for the marker's next occurrence.
+    pub async fn settle(&self) {
+        let marker = self.create(serde_json::json!({"title": "marker", "recurrence_pattern": {"frequency": "daily"}})).await;
+        let id = marker["id"].as_str().unwrap().to_owned();
+        self.complete(&id, true).await;
+        self.next_of(&id).await;
+    }
+}
