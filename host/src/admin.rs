@@ -26,6 +26,20 @@ struct Admin {
     token: Arc<str>,
 }
 
+/// Serves the admin API on `addr` (needs `TODO_ADMIN_TOKEN`, 16 characters or more).
+pub async fn spawn(addr: std::net::SocketAddr, components: Arc<Components>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let token = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| t.len() >= 16)
+        .with_context(|| format!("--admin-listen needs {TOKEN_ENV} (16 characters or more)"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    println!("todo-host admin listening on http://{}", listener.local_addr()?);
+    let router = router(components, token);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(())
+}
+
 pub fn router(components: Arc<Components>, token: String) -> Router {
     let admin = Admin { components, token: token.into() };
     Router::new()

@@ -1,31 +1,29 @@
 //! `todo-host`: runs the todo system's WebAssembly components in the style
-//! of `spin up`, over the embedded default backends.
+//! of `spin up`. The layers, each importing only those below it:
+//! `capabilities` (sql, state, pubsub, outbound HTTP), `runtime` (engine,
+//! store, components, versions), `triggers` (http, pubsub, cron, the Dapr
+//! app endpoints, SSE), then `app` and this CLI; `metrics` and `telemetry`
+//! are leaves every layer may call, `manifest` and `runtime_config` plain
+//! configuration.
 
 mod admin;
+mod app;
 mod auth;
-mod backends;
 mod builder;
+mod capabilities;
 mod manifest;
 mod metrics;
-mod migrate;
-mod outbox;
 mod runtime;
 mod runtime_config;
-mod sse;
 mod telemetry;
 mod triggers;
 mod watch;
 
 use anyhow::Context;
-use backends::{dapr, sqlite, Backends};
 use clap::{Args, Parser, Subcommand};
 use manifest::Manifest;
-use runtime::{
-    components::Components,
-    store::{AppContext, GuestLimits},
-};
+use runtime::store::GuestLimits;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
-use triggers::http::HttpServer;
 
 #[derive(Parser)]
 #[command(name = "todo-host", version, about = "Runs the todo system's WebAssembly components")]
@@ -150,11 +148,29 @@ struct LimitArgs {
     /// Linear memory one guest instance may use, in MiB.
     #[arg(long, default_value_t = 128)]
     guest_memory_mb: usize,
+    /// How long a guest may hold a database transaction (and wait for the
+    /// database writer) before it is rolled back, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    transaction_timeout_ms: u64,
 }
 
 impl LimitArgs {
     fn limits(&self) -> GuestLimits {
         GuestLimits { time: Duration::from_millis(self.guest_timeout_ms), memory_bytes: self.guest_memory_mb << 20 }
+    }
+
+    fn sql_limits(&self) -> capabilities::sql::Limits {
+        let limit = Duration::from_millis(self.transaction_timeout_ms);
+        capabilities::sql::Limits { transaction_deadline: limit, writer_wait: limit }
+    }
+
+    fn settings(&self, data: &DataDirArg, manifest: &Manifest) -> anyhow::Result<app::Settings> {
+        Ok(app::Settings {
+            data_dir: data.resolve(manifest),
+            runtime_config: runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?,
+            limits: self.limits(),
+            sql_limits: self.sql_limits(),
+        })
     }
 }
 
@@ -166,8 +182,9 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => tokio::runtime::Runtime::new()?.block_on(up(args)),
         Command::Job { manifest, data, limits, component, at } => {
             let manifest = Manifest::load(&manifest.file)?;
+            let settings = limits.settings(&data, &manifest)?;
             let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-            tokio::runtime::Runtime::new()?.block_on(job(manifest, &data, limits.limits(), &component, at))
+            tokio::runtime::Runtime::new()?.block_on(app::job(manifest, &settings, &component, at))
         }
         Command::Component { action, admin_url, admin_token } => {
             let token = admin_token.with_context(|| format!("set {} or pass --admin-token", admin::TOKEN_ENV))?;
@@ -210,175 +227,28 @@ async fn component(action: ComponentAction, admin_url: &str, token: &str) -> any
     Ok(())
 }
 
-async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result<()> {
-    let pubsub = sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?;
-    for letter in pubsub.dead_letters(topic).await? {
-        println!("{}", serde_json::to_string(&letter)?);
-    }
-    Ok(())
-}
-
-/// An application ready to serve: its components (over their backends),
-/// the outbox relay, and what the Dapr sidecar delivers to, if anything.
-struct App {
-    components: Arc<Components>,
-    relay: Arc<outbox::Relay>,
-    config: runtime_config::RuntimeConfig,
-    dapr_subscriptions: Arc<dapr::pubsub::Subscriptions>,
-}
-
-/// Opens the backends, applies migrations and loads the components (or only
-/// the one named `only`).
-async fn open_app(manifest: &Arc<Manifest>, data: &DataDirArg, limits: GuestLimits, only: Option<&str>) -> anyhow::Result<App> {
-    let data_dir = &data.resolve(manifest);
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let config = runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?;
-    let (backends, dapr_subscriptions) = open_backends(data_dir, &config)?;
-    migrate::apply(backends.sql.as_ref(), &manifest.dir.join("migrations")).await?;
-    let engine = runtime::engine::new_engine(limits.memory_bytes)?;
-    let relay = outbox::Relay::new();
-    let app = Arc::new(AppContext { backends, relay: relay.clone(), limits });
-    let (manifest, cache_dir, only) = (manifest.clone(), data_dir.join("compiled"), only.map(str::to_owned));
-    let components =
-        tokio::task::spawn_blocking(move || Components::load(engine, app, &manifest, &cache_dir, only.as_deref()))
-            .await??;
-    Ok(App { components: Arc::new(components), relay, config, dapr_subscriptions })
-}
-
-async fn job(
-    manifest: Manifest,
-    data: &DataDirArg,
-    limits: GuestLimits,
-    component: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        manifest.trigger.cron.iter().any(|t| t.component == component),
-        "component {component:?} has no [[trigger.cron]] in the manifest"
-    );
-    let app = open_app(&Arc::new(manifest), data, limits, Some(component)).await?;
-    app.components.run_job(component, &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).await
-}
-
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let manifest = Arc::new(Manifest::load(&args.manifest.file)?);
     tracing::info!(application = %manifest.application.name, "starting");
     if args.build {
         builder::build(&manifest, false)?;
     }
-    let data_dir = args.data.resolve(&manifest);
-    let App { components, relay, config, dapr_subscriptions } =
-        open_app(&manifest, &args.data, args.limits.limits(), None).await?;
-    let backends = components.app.backends.clone();
+    let settings = args.limits.settings(&args.data, &manifest)?;
+    let serve = app::Serve {
+        manifest_file: args.manifest.file.clone(),
+        listen: args.listen,
+        watch: args.watch,
+        admin_listen: args.admin_listen,
+    };
+    app::up(manifest, settings, serve).await
+}
 
-    relay.spawn(backends.sql.clone(), backends.pubsub.clone());
-    triggers::pubsub::start(&manifest, backends.pubsub.as_ref(), &components)?;
-    let dapr_cron = config.cron == runtime_config::CronConfig::Dapr;
-    if !dapr_cron {
-        triggers::cron::start(&manifest, &components)?;
+async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result<()> {
+    let path = data_dir.join("pubsub.db");
+    let pubsub = capabilities::pubsub::sqlite::SqlitePubSub::open(path).context("opening pubsub.db")?;
+    for letter in pubsub.dead_letters(topic).await? {
+        println!("{}", serde_json::to_string(&letter)?);
     }
-    let hub = sse::Hub::open(&data_dir.join("streams.db")).context("opening streams.db")?;
-    hub.start(backends.pubsub.as_ref(), &replica_id())?;
-    if config.uses_dapr_app() {
-        // After every subscription is registered: the sidecar asks for them
-        // once the app port is open.
-        let addr = config.dapr.app_listen;
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} for Dapr"))?;
-        println!("todo-host dapr app listening on http://{}", listener.local_addr()?);
-        let cron = dapr_cron.then(|| components.clone());
-        dapr::app::spawn(listener, Arc::new(dapr::app::App { subscriptions: dapr_subscriptions, cron }));
-    }
-
-    let server = Arc::new(HttpServer {
-        manifest: manifest.clone(),
-        components,
-        auth: auth::Auth::from_env(&data_dir)?,
-        hub: hub.clone(),
-        started: true.into(),
-    });
-    if args.watch {
-        watch::spawn(args.manifest.file.clone(), server.components.clone());
-    }
-    if let Some(addr) = args.admin_listen {
-        let token = std::env::var(admin::TOKEN_ENV)
-            .ok()
-            .filter(|t| t.len() >= 16)
-            .with_context(|| format!("--admin-listen needs {} (16 characters or more)", admin::TOKEN_ENV))?;
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-        println!("todo-host admin listening on http://{}", listener.local_addr()?);
-        let router = admin::router(server.components.clone(), token);
-        tokio::spawn(async move { axum::serve(listener, router).await });
-    }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    // Tests and scripts read this line to find the port.
-    println!("todo-host listening on http://{}", listener.local_addr()?);
-    let listener = sse::native::Listener::new(listener, server.clone())?;
-    let draining = hub.clone();
-    axum::serve(listener, triggers::http::router(server))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            hub.shutdown();
-        })
-        .await?;
-    draining.drained(Duration::from_secs(5)).await;
-    tracing::info!("stopped");
     Ok(())
 }
 
-/// The backends the runtime configuration chooses; the embedded default
-/// keeps SQLite files in the data directory. Also returns the subscriptions
-/// the Dapr sidecar delivers to (empty unless pub/sub is Dapr's).
-fn open_backends(
-    data_dir: &std::path::Path,
-    config: &runtime_config::RuntimeConfig,
-) -> anyhow::Result<(Backends, Arc<dapr::pubsub::Subscriptions>)> {
-    use runtime_config::{PubSubConfig, SqlConfig, StateConfig};
-    let sidecar = || dapr::Sidecar::new(&config.dapr.http_url).context("configuring the Dapr sidecar ([dapr] http_url)");
-    let sql: Arc<dyn backends::sql::Sql> = match &config.sql {
-        SqlConfig::Sqlite => Arc::new(sqlite::SqliteSql::open(data_dir.join("app.db")).context("opening app.db")?),
-        SqlConfig::Postgres { url, pool_size } => {
-            Arc::new(backends::postgres::PostgresSql::new(url, *pool_size).context("configuring PostgreSQL")?)
-        }
-    };
-    let state: Arc<dyn backends::state::State> = match &config.state {
-        StateConfig::Sqlite => {
-            let state = Arc::new(sqlite::SqliteState::open(data_dir.join("state.db")).context("opening state.db")?);
-            state.spawn_purger(Duration::from_secs(60));
-            state
-        }
-        StateConfig::Dapr { store } => Arc::new(dapr::state::DaprState::new(sidecar()?, store)),
-    };
-    let (pubsub, subscriptions): (Arc<dyn backends::pubsub::PubSub>, _) = match &config.pubsub {
-        PubSubConfig::Sqlite => (
-            Arc::new(sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
-            Arc::default(),
-        ),
-        PubSubConfig::Dapr { component, replica_component } => {
-            let pubsub = dapr::pubsub::DaprPubSub::new(sidecar()?, component, replica_component);
-            let subscriptions = pubsub.subscriptions();
-            (Arc::new(pubsub), subscriptions)
-        }
-    };
-    Ok((Backends { sql, state, pubsub }, subscriptions))
-}
-
-/// This replica's name: its `task-updates` subscription is its own, so every
-/// replica sees every event (`TODO_REPLICA_ID`, else the host name).
-fn replica_id() -> String {
-    std::env::var("TODO_REPLICA_ID")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| "local".into())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down: draining requests in flight");
-}

@@ -1,6 +1,11 @@
 //! `spin.toml`: Spin manifest version 2 (`[application]`, `[component.<id>]`
-//! with `source` and `build`, `[[trigger.http]]`), extended with
-//! `[[trigger.pubsub]]` subscriptions and `[[trigger.cron]]` schedules.
+//! with `source`, `build` and `allowed_outbound_hosts`, `[[trigger.http]]`),
+//! extended with `[[trigger.pubsub]]` subscriptions, `[[trigger.cron]]`
+//! schedules, `[[trigger.sse]]` streams and `[[trigger.static]]` files.
+//! What this host adds to a component or the application lives in their
+//! `tool.todo` table, which Spin ignores (its manifest refuses unknown keys
+//! elsewhere): a component's grants of the platform's interfaces, and the
+//! application's migrations.
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -26,6 +31,25 @@ pub struct Manifest {
 #[derive(Debug, Deserialize)]
 pub struct Application {
     pub name: String,
+    #[serde(default)]
+    pub tool: AppTools,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AppTools {
+    #[serde(default)]
+    pub todo: AppSettings,
+}
+
+/// `[application.tool.todo]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    /// The application's migrations: a directory holding `sqlite/` and
+    /// `postgres/` histories, relative to the manifest. None: no schema of
+    /// the application's own.
+    #[serde(default)]
+    pub migrations: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,8 +61,22 @@ pub struct Triggers {
     pub pubsub: Vec<PubSubTrigger>,
     #[serde(default)]
     pub cron: Vec<CronTrigger>,
+    #[serde(default)]
+    pub sse: Vec<SseTrigger>,
     #[serde(default, rename = "static")]
     pub statics: Vec<StaticTrigger>,
+}
+
+/// A stream of Server-Sent Events held by the host: each event on `topic`
+/// goes to the streams of the user its `user_attribute` names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseTrigger {
+    /// An exact path.
+    pub route: String,
+    pub topic: String,
+    /// The CloudEvent attribute holding the user id an event is for.
+    pub user_attribute: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +162,54 @@ pub struct ComponentSpec {
     pub source: PathBuf,
     #[serde(default)]
     pub build: Option<BuildSpec>,
+    /// Where the component may send HTTP requests (Spin's syntax).
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    pub tool: ComponentTools,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ComponentTools {
+    #[serde(default)]
+    pub todo: PlatformGrants,
+}
+
+/// `[component.<id>.tool.todo]`: what the component may use of
+/// `todo:platform`; nothing listed means nothing granted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformGrants {
+    /// Database labels (`sql`), as Spin's `sqlite_databases`.
+    #[serde(default)]
+    pub sql_databases: Vec<String>,
+    /// Store labels (`state`), as Spin's `key_value_stores`.
+    #[serde(default)]
+    pub state_stores: Vec<String>,
+    /// Topics the component may publish to (`"*"`: any).
+    #[serde(default)]
+    pub publish_topics: Vec<String>,
+}
+
+/// Everything a component is granted.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    pub sql_databases: Vec<String>,
+    pub state_stores: Vec<String>,
+    pub publish_topics: Vec<String>,
+    pub allowed_outbound_hosts: Vec<String>,
+}
+
+impl ComponentSpec {
+    pub fn grants(&self) -> Grants {
+        let todo = &self.tool.todo;
+        Grants {
+            sql_databases: todo.sql_databases.clone(),
+            state_stores: todo.state_stores.clone(),
+            publish_topics: todo.publish_topics.clone(),
+            allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,11 +249,16 @@ impl Manifest {
                 bail!("a [[trigger.{kind}]] names component {component:?}, which has no [component.{component}]");
             }
         }
-        let routes = self.trigger.http.iter().map(|t| &t.route).chain(self.trigger.statics.iter().map(|t| &t.route));
+        let routes = self.trigger.http.iter().map(|t| &t.route)
+            .chain(self.trigger.statics.iter().map(|t| &t.route))
+            .chain(self.trigger.sse.iter().map(|t| &t.route));
         for route in routes {
             if !route.starts_with('/') {
                 bail!("route {route:?} must start with '/'");
             }
+        }
+        if self.trigger.sse.len() > 1 {
+            bail!("this host serves one [[trigger.sse]] stream; the manifest has {}", self.trigger.sse.len());
         }
         for t in &self.trigger.pubsub {
             if t.max_attempts == 0 {
@@ -175,6 +266,11 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// The application's migrations directory, if it has one.
+    pub fn migrations_dir(&self) -> Option<PathBuf> {
+        self.application.tool.todo.migrations.as_ref().map(|dir| self.dir.join(dir))
     }
 
     /// The component's source, resolved against the manifest's directory.
@@ -241,6 +337,10 @@ mod tests {
         component = "other"
         [component.api]
         source = "api.wasm"
+        allowed_outbound_hosts = ["https://example.com"]
+        [component.api.tool.todo]
+        sql_databases = ["default"]
+        publish_topics = ["task-events"]
         [component.api.build]
         command = "make"
         [component.other]
@@ -258,6 +358,13 @@ mod tests {
         assert_eq!(m.trigger.pubsub[0].dead_letter_topic(), "task-events-dlq");
         assert!(m.static_route("/app.js").is_none());
         assert_eq!(m.trigger.pubsub[0].max_attempts, 5);
+        let grants = m.component["api"].grants();
+        assert_eq!(grants.sql_databases, ["default"]);
+        assert_eq!(grants.publish_topics, ["task-events"]);
+        assert_eq!(grants.allowed_outbound_hosts, ["https://example.com"]);
+        assert!(grants.state_stores.is_empty());
+        assert!(m.component["other"].grants().sql_databases.is_empty(), "nothing listed, nothing granted");
+        assert!(m.migrations_dir().is_none());
     }
 
     #[test]
@@ -268,5 +375,7 @@ mod tests {
         assert!(format!("{err:#}").contains("must be 2"), "{err:#}");
         let err = manifest(&BASE.replace("topic =", "topik =")).unwrap_err();
         assert!(format!("{err:#}").contains("topik"), "{err:#}");
+        let err = manifest(&BASE.replace("sql_databases", "sql_database")).unwrap_err();
+        assert!(format!("{err:#}").contains("sql_database"), "{err:#}");
     }
 }

@@ -1,4 +1,5 @@
-//! Prometheus metrics, served at `GET /metrics` in the text format: HTTP
+//! Prometheus metrics, served at `GET /metrics` in the text format (a leaf:
+//! every layer calls it, it imports none of them): HTTP
 //! requests and latency per route and component, instantiation time, guest
 //! traps and timeouts, pub/sub publish / deliver / retry / dead-letter counts,
 //! consumer lag per subscription, open SSE streams, hot swaps.
@@ -31,7 +32,7 @@ pub struct Component {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Failure {
     pub component: String,
-    /// `trap` or `timeout`.
+    /// `trap`, `timeout` or `out_of_memory`.
     pub kind: &'static str,
 }
 
@@ -130,8 +131,7 @@ pub fn instantiated(component: &str, started: std::time::Instant) {
     METRICS.instantiate_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
 }
 
-/// Counts a failed guest call as a trap or a timeout.
-pub fn guest_failed(component: &str, error: &anyhow::Error) {
-    let kind = if format!("{error:#}").contains(crate::runtime::store::TIME_LIMIT) { "timeout" } else { "trap" };
+/// Counts a failed guest call of `kind` (`trap`, `timeout`, `out_of_memory`).
+pub fn guest_failed(component: &str, kind: &'static str) {
     METRICS.guest_failures.get_or_create(&Failure { component: component.to_owned(), kind }).inc();
 }

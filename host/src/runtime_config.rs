@@ -35,6 +35,8 @@ pub const SQL_URL_ENV: &str = "TODO_SQL_URL";
 /// Overrides the port of `[dapr] http_url` (the variable Dapr sets for its apps).
 pub const DAPR_HTTP_PORT_ENV: &str = "DAPR_HTTP_PORT";
 
+pub use crate::capabilities::{pubsub::Config as PubSubConfig, sql::Config as SqlConfig, state::Config as StateConfig};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
@@ -48,49 +50,6 @@ pub struct RuntimeConfig {
     pub cron: CronConfig,
     #[serde(default)]
     pub dapr: DaprConfig,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum SqlConfig {
-    /// `app.db` in the data directory.
-    #[default]
-    Sqlite,
-    Postgres {
-        url: String,
-        #[serde(default = "default_pool_size")]
-        pool_size: usize,
-    },
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum StateConfig {
-    /// `state.db` in the data directory.
-    #[default]
-    Sqlite,
-    /// A Dapr state store.
-    Dapr {
-        #[serde(default = "default_store")]
-        store: String,
-    },
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum PubSubConfig {
-    /// `pubsub.db` in the data directory.
-    #[default]
-    Sqlite,
-    /// Dapr pub/sub components: `component` for the subscriptions every
-    /// replica shares, `replica_component` for those each replica has of
-    /// its own (its consumer group names the replica, e.g. `{podName}`).
-    Dapr {
-        #[serde(default = "default_pubsub")]
-        component: String,
-        #[serde(default = "default_replica_pubsub")]
-        replica_component: String,
-    },
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -118,18 +77,6 @@ impl Default for DaprConfig {
     }
 }
 
-fn default_pool_size() -> usize {
-    16
-}
-fn default_store() -> String {
-    "statestore".into()
-}
-fn default_pubsub() -> String {
-    "pubsub".into()
-}
-fn default_replica_pubsub() -> String {
-    "pubsub-replica".into()
-}
 fn default_dapr_url() -> String {
     "http://127.0.0.1:3500".into()
 }
@@ -149,7 +96,7 @@ impl RuntimeConfig {
         if let Ok(url) = std::env::var(SQL_URL_ENV) {
             let pool_size = match config.sql {
                 SqlConfig::Postgres { pool_size, .. } => pool_size,
-                SqlConfig::Sqlite => default_pool_size(),
+                SqlConfig::Sqlite => crate::capabilities::sql::default_pool_size(),
             };
             config.sql = SqlConfig::Postgres { url, pool_size };
         }

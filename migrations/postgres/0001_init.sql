@@ -1,5 +1,5 @@
 -- Tasks, their audit trail, notifications, consumer dedup, idempotent
--- creates and the transactional outbox.
+-- creates.
 
 CREATE TABLE task (
     id                 TEXT PRIMARY KEY,
@@ -73,15 +73,4 @@ CREATE TABLE idempotency_key (
     response_body TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     PRIMARY KEY (user_id, key)
-);
-
--- The transactional outbox, written by the host inside the component's
--- transaction and drained by the host's relay to the pub/sub backend.
-CREATE TABLE outbox (
-    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    event_id      TEXT NOT NULL UNIQUE,
-    topic         TEXT NOT NULL,
-    partition_key TEXT NOT NULL,
-    event         TEXT NOT NULL,
-    created_at    TEXT NOT NULL
 );

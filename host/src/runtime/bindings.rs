@@ -1,14 +1,6 @@
-//! Host bindings generated from `wit/`: the `todo:platform` imports once, and
-//! the exports of the event-handler and scheduled worlds reusing them.
-
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "todo:platform/platform",
-    imports: { default: async | trappable },
-    with: {
-        "todo:platform/sql.transaction": crate::runtime::platform::Transaction,
-    },
-});
+//! Host bindings of the worlds whose exports the host calls (event
+//! handlers, scheduled jobs), reusing the capabilities' import bindings.
+//! HTTP components export `wasi:http/incoming-handler` (wasmtime-wasi-http).
 
 pub mod handler {
     wasmtime::component::bindgen!({
@@ -17,10 +9,12 @@ pub mod handler {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "todo:platform/sql": crate::runtime::bindings::todo::platform::sql,
-            "todo:platform/state": crate::runtime::bindings::todo::platform::state,
-            "todo:platform/pubsub": crate::runtime::bindings::todo::platform::pubsub,
-            "todo:platform/types": crate::runtime::bindings::todo::platform::types,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "todo:platform/sql": crate::capabilities::wit::sql,
+            "todo:platform/state": crate::capabilities::wit::state,
+            "todo:platform/pubsub": crate::capabilities::wit::pubsub,
+            "todo:platform/outbox": crate::capabilities::wit::outbox,
+            "todo:platform/types": crate::capabilities::wit::types,
         },
     });
 }
@@ -32,10 +26,12 @@ pub mod scheduled {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "todo:platform/sql": crate::runtime::bindings::todo::platform::sql,
-            "todo:platform/state": crate::runtime::bindings::todo::platform::state,
-            "todo:platform/pubsub": crate::runtime::bindings::todo::platform::pubsub,
-            "todo:platform/types": crate::runtime::bindings::todo::platform::types,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "todo:platform/sql": crate::capabilities::wit::sql,
+            "todo:platform/state": crate::capabilities::wit::state,
+            "todo:platform/pubsub": crate::capabilities::wit::pubsub,
+            "todo:platform/outbox": crate::capabilities::wit::outbox,
+            "todo:platform/types": crate::capabilities::wit::types,
         },
     });
 }

@@ -3,23 +3,33 @@
 //! instantiated fresh for every request, event or tick. Each component's
 //! active version can be swapped while it serves (see `versions`).
 
-use super::bindings::{handler::EventHandlerComponentPre, scheduled::ScheduledComponentPre, Platform};
+use super::bindings::{handler::EventHandlerComponentPre, scheduled::ScheduledComponentPre};
 use super::engine::compile_cached;
-use super::store::{new_store, AppContext, InstanceState};
-use crate::backends::pubsub::Outcome;
-use crate::manifest::Manifest;
-use anyhow::Context;
+use super::failure;
+use super::store::{new_store, AppContext, ComponentGrants, InstanceState, Store};
 use super::versions::{Slot, VersionInfo};
+use crate::capabilities::{
+    pubsub::{host::PubSubData, host::PubSubView, Outcome},
+    sql::host::{SqlData, SqlView},
+    state::host::{StateData, StateView},
+    wit::{self, todo::platform as platform},
+};
+use crate::manifest::Manifest;
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
 };
 use wasmtime::{
-    component::{HasSelf, Linker},
+    component::{types::ComponentItem, Component, Linker},
     Engine,
 };
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// The version of `todo:platform` this host provides.
+pub const PLATFORM_VERSION: &str = "0.2.0";
 
 /// What a component is used as, from the triggers that name it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -45,11 +55,29 @@ pub struct Components {
     slots: BTreeMap<String, Slot>,
 }
 
+fn sql_view(s: &mut InstanceState) -> SqlView<'_> {
+    SqlView { ctx: &mut s.sql, table: &mut s.table }
+}
+
+fn state_view(s: &mut InstanceState) -> StateView<'_> {
+    StateView { ctx: &mut s.state, table: &mut s.table }
+}
+
+fn pubsub_view(s: &mut InstanceState) -> PubSubView<'_> {
+    PubSubView { ctx: &mut s.pubsub, table: &mut s.table }
+}
+
+/// WASI, wasi-http and each capability's interfaces, each capability
+/// seeing only its own context of the instance.
 fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    Platform::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
+    platform::sql::add_to_linker::<_, SqlData>(&mut linker, sql_view)?;
+    platform::state::add_to_linker::<_, StateData>(&mut linker, state_view)?;
+    platform::types::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
+    platform::pubsub::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
+    platform::outbox::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
     Ok(linker)
 }
 
@@ -73,12 +101,13 @@ impl Components {
         let linker = linker(&engine)?;
         let mut this = Self { engine, app, linker, cache_dir: cache_dir.to_owned(), slots: BTreeMap::new() };
         for (id, spec) in manifest.component.iter().filter(|(id, _)| only.is_none_or(|o| o == id.as_str())) {
+            let grants = ComponentGrants::new(id, &spec.grants(), &this.app.capabilities)?;
             let path = manifest.source_path(spec);
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("reading component {id} from {} (build it with `todo-host build`)", path.display()))?;
             let roles = roles(manifest, id);
             let loaded = this.compile(id, &bytes, roles)?;
-            this.slots.insert(id.clone(), Slot::new(roles, loaded, path.display().to_string()));
+            this.slots.insert(id.clone(), Slot::new(roles, grants, loaded, path.display().to_string()));
         }
         Ok(this)
     }
@@ -97,6 +126,11 @@ impl Components {
     /// it, whatever is activated meanwhile.
     pub fn get(&self, id: &str) -> Option<Arc<Loaded>> {
         self.slots.get(id).map(Slot::active)
+    }
+
+    /// A fresh store for one call of component `id`, with its grants.
+    pub fn store(&self, id: &str) -> anyhow::Result<Store> {
+        Ok(new_store(&self.engine, &self.app, &self.slot(id)?.grants))
     }
 
     fn slot(&self, id: &str) -> anyhow::Result<&Slot> {
@@ -134,17 +168,11 @@ impl Components {
     }
 
     /// Delivers one event to a handler component; a trap or timeout is a retry.
-    pub async fn handle_event(
-        &self,
-        id: &str,
-        topic: &str,
-        event: &super::bindings::todo::platform::types::CloudEvent,
-        attempt: u32,
-    ) -> Outcome {
+    pub async fn handle_event(&self, id: &str, topic: &str, event: &wit::types::CloudEvent, attempt: u32) -> Outcome {
         use super::bindings::handler::exports::todo::platform::event_handler::Outcome as O;
         let result = async {
             let pre = self.get(id).and_then(|c| c.handler.clone()).context("no such handler component")?;
-            let mut store = new_store(&self.engine, &self.app);
+            let mut store = self.store(id)?;
             let started = std::time::Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
             crate::metrics::instantiated(id, started);
@@ -157,28 +185,54 @@ impl Components {
             Ok(O::Retry) => Outcome::Retry,
             Ok(O::Drop) => Outcome::Drop,
             Err(e) => {
-                crate::metrics::guest_failed(id, &e);
-                tracing::warn!(component = %id, event_id = %event.id, attempt, error = %format!("{e:#}"), "handler failed");
+                let kind = failure::record(id, &e);
+                tracing::warn!(
+                    component = %id, event_id = %event.id, attempt, kind = kind.label(), error = %format!("{e:#}"),
+                    "handler failed"
+                );
                 Outcome::Retry
             }
         }
     }
 
-    /// Runs a scheduled component for the tick at `scheduled_time` (RFC 3339).
+    /// Runs a scheduled component for the tick at `scheduled_time`.
     #[tracing::instrument(name = "job", skip(self), fields(otel.name = format!("job {id}")))]
-    pub async fn run_job(&self, id: &str, scheduled_time: &str) -> anyhow::Result<()> {
+    pub async fn run_job(&self, id: &str, scheduled_time: DateTime<Utc>) -> anyhow::Result<()> {
+        use super::bindings::scheduled::exports::todo::platform::scheduled_job::JobError;
         let pre = self.get(id).and_then(|c| c.scheduled.clone()).context("no such scheduled component")?;
-        let mut store = new_store(&self.engine, &self.app);
+        let mut store = self.store(id)?;
         let started = std::time::Instant::now();
         let instance = pre.instantiate_async(&mut store).await?;
         crate::metrics::instantiated(id, started);
-        let reported = instance.todo_platform_scheduled_job().call_run(&mut store, scheduled_time).await.map_err(|e| {
+        let job = instance.todo_platform_scheduled_job();
+        let reported = job.call_run(&mut store, wit::from_utc(scheduled_time)).await.map_err(|e| {
             let e = anyhow::Error::from(e);
-            crate::metrics::guest_failed(id, &e);
+            failure::record(id, &e);
             e
         })?;
-        reported.map_err(|e| anyhow::anyhow!("the job reported: {e}"))
+        match reported {
+            Ok(()) => Ok(()),
+            Err(JobError::Unavailable(why)) => bail!("the job reported a dependency unavailable: {why}"),
+            Err(JobError::Failed(why)) => bail!("the job failed: {why}"),
+        }
     }
+}
+
+/// Refuses a component built for another version of `todo:platform`,
+/// naming the version it imports.
+fn check_platform_version(id: &str, engine: &Engine, component: &Component) -> anyhow::Result<()> {
+    let ty = component.component_type();
+    for (name, item) in ty.imports(engine) {
+        let Some(rest) = name.strip_prefix("todo:platform/") else { continue };
+        let version = rest.split_once('@').map_or("(none)", |(_, v)| v);
+        if !matches!(item.ty, ComponentItem::ComponentInstance(_)) || version != PLATFORM_VERSION {
+            bail!(
+                "component {id} imports {name}, built for todo:platform@{version}; this host provides \
+                 todo:platform@{PLATFORM_VERSION}: rebuild it against wit/"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Compiles, links and pre-instantiates one component for its roles. Fails
@@ -192,6 +246,7 @@ pub fn load_one(
     cache_dir: &Path,
 ) -> anyhow::Result<Loaded> {
     let compiled = compile_cached(engine, bytes, cache_dir).with_context(|| format!("compiling component {id}"))?;
+    check_platform_version(id, engine, &compiled.component)?;
     let pre = linker
         .instantiate_pre(&compiled.component)
         .map_err(anyhow::Error::from)

@@ -1,9 +1,11 @@
-//! Running components: the wasmtime engine, the per-instance store, the host
-//! side of `todo:platform`, and the loaded components of an application.
+//! Running components: the wasmtime engine and its compile cache, the
+//! per-call store composed of the capabilities' contexts, the export
+//! bindings, the loaded components and their versions, and typed guest
+//! failures. Imports the capabilities below it, never the triggers.
 
 pub mod bindings;
 pub mod components;
 pub mod engine;
-pub mod platform;
+pub mod failure;
 pub mod store;
 pub mod versions;

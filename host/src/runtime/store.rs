@@ -1,17 +1,28 @@
-//! One fresh store per request, event or tick: WASI, wasi-http, the
-//! application's backends, and the sandbox limits.
+//! One fresh store per request, event or tick. Its state is composed of
+//! each capability's own context for the component (what its manifest
+//! grants), WASI, wasi-http with the component's outbound policy, and the
+//! sandbox limits.
 
-use crate::backends::Backends;
-use crate::outbox::Relay;
-use std::{sync::Arc, time::{Duration, Instant}};
-use wasmtime::{component::ResourceTable, Engine, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use super::failure::{MemoryLimitExceeded, TimeLimitExceeded};
+use crate::capabilities::{
+    outbound_http::{AllowedHosts, OutboundHttp},
+    pubsub::host::PubSubCtx,
+    sql::host::SqlCtx,
+    state::host::StateCtx,
+    Capabilities,
+};
+use crate::manifest::Grants;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use wasmtime::{component::ResourceTable, Engine, ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// What every instance of the application shares.
 pub struct AppContext {
-    pub backends: Backends,
-    pub relay: Arc<Relay>,
+    pub capabilities: Capabilities,
     pub limits: GuestLimits,
 }
 
@@ -24,12 +35,44 @@ pub struct GuestLimits {
     pub memory_bytes: usize,
 }
 
+/// What one component is granted, prepared once when the app loads.
+#[derive(Clone)]
+pub struct ComponentGrants {
+    pub component: Arc<str>,
+    pub sql_databases: Arc<[String]>,
+    pub state_stores: Arc<[String]>,
+    pub publish_topics: Arc<[String]>,
+    pub outbound: Arc<AllowedHosts>,
+}
+
+impl ComponentGrants {
+    /// Parses and checks a component's grants against the capabilities: a
+    /// grant naming a store the runtime configuration does not define, or
+    /// an outbound entry that does not parse, refuses the app.
+    pub fn new(component: &str, grants: &Grants, capabilities: &Capabilities) -> anyhow::Result<Self> {
+        capabilities.sql.check_grants(component, &grants.sql_databases)?;
+        capabilities.state.check_grants(component, &grants.state_stores)?;
+        let outbound = AllowedHosts::parse(&grants.allowed_outbound_hosts)
+            .map_err(|e| anyhow::anyhow!("component {component:?}: {e:#}"))?;
+        Ok(Self {
+            component: component.into(),
+            sql_databases: grants.sql_databases.clone().into(),
+            state_stores: grants.state_stores.clone().into(),
+            publish_topics: grants.publish_topics.clone().into(),
+            outbound: Arc::new(outbound),
+        })
+    }
+}
+
 pub struct InstanceState {
-    pub app: Arc<AppContext>,
     pub table: ResourceTable,
+    pub sql: SqlCtx,
+    pub state: StateCtx,
+    pub pubsub: PubSubCtx,
+    outbound: OutboundHttp,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    limits: StoreLimits,
+    limiter: Limiter,
 }
 
 impl WasiView for InstanceState {
@@ -40,36 +83,61 @@ impl WasiView for InstanceState {
 
 impl WasiHttpView for InstanceState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
     }
 }
 
-/// How a call stopped by its time limit fails (metrics tell it from a trap).
-pub const TIME_LIMIT: &str = "guest exceeded its time limit";
+/// Caps an instance's memory, failing the call with a typed error.
+struct Limiter {
+    memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded { desired, limit: self.memory_bytes }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+}
 
 /// Ticks of the engine's epoch; `engine::spawn_epoch_ticker` advances it.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 pub type Store = wasmtime::Store<InstanceState>;
 
-/// A store for one call, with the memory cap and the time limit armed: the
-/// guest yields to the executor every tick and traps once the limit passes.
-pub fn new_store(engine: &Engine, app: &Arc<AppContext>) -> Store {
+/// A store for one call of the component `grants` describes, with the
+/// memory cap and the time limit armed: the guest yields to the executor
+/// every tick and fails once the limit passes.
+pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrants) -> Store {
     let limits = app.limits;
+    let capabilities = &app.capabilities;
+    let component = &grants.component;
     let state = InstanceState {
-        app: app.clone(),
         table: ResourceTable::new(),
+        sql: capabilities.sql.instance(component, &grants.sql_databases),
+        state: capabilities.state.instance(component, &grants.state_stores),
+        pubsub: capabilities.pubsub.instance(component, &grants.publish_topics),
+        outbound: OutboundHttp { component: component.clone(), allowed: grants.outbound.clone() },
         wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
         http: WasiHttpCtx::new(),
-        limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).instances(64).build(),
+        limiter: Limiter { memory_bytes: limits.memory_bytes },
     };
     let mut store = wasmtime::Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.limiter);
     let started = Instant::now();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if started.elapsed() > limits.time {
-            Err(wasmtime::Error::msg(format!("{TIME_LIMIT} of {:?}", limits.time)))
+            Err(wasmtime::Error::new(TimeLimitExceeded(limits.time)))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }

@@ -4,6 +4,7 @@
 //! running keep the version they started with.
 
 use super::components::{Loaded, Roles};
+use super::store::ComponentGrants;
 use anyhow::{bail, Context};
 use serde::Serialize;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,6 +28,8 @@ struct Version {
 
 pub struct Slot {
     pub roles: Roles,
+    /// What the manifest grants the component, whatever its version.
+    pub grants: ComponentGrants,
     active: RwLock<Arc<Loaded>>,
     /// Oldest first.
     versions: Mutex<Vec<Version>>,
@@ -35,11 +38,12 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub fn new(roles: Roles, loaded: Loaded, source: String) -> Self {
+    pub fn new(roles: Roles, grants: ComponentGrants, loaded: Loaded, source: String) -> Self {
         let loaded = Arc::new(loaded);
         let sha256 = loaded.sha256.clone();
         Self {
             roles,
+            grants,
             active: RwLock::new(loaded.clone()),
             versions: Mutex::new(vec![Version { loaded, source, loaded_at: chrono::Utc::now() }]),
             activations: Mutex::new(vec![sha256]),

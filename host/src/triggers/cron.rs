@@ -54,8 +54,8 @@ fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 /// Runs one tick of a scheduled component (logging a failure), for the host's
 /// timers and for Dapr's cron bindings alike.
 pub async fn tick(components: &Components, id: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
+    let result = components.run_job(id, at).await;
     let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let result = components.run_job(id, &at).await;
     if let Err(e) = &result {
         tracing::warn!(component = %id, scheduled_time = %at, error = %format!("{e:#}"), "scheduled job failed");
     }

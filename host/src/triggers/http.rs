@@ -5,7 +5,7 @@
 use crate::auth::{valid_user_id, Auth};
 use crate::manifest::Manifest;
 use crate::runtime::components::Components;
-use crate::runtime::store::new_store;
+use crate::runtime::failure;
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -34,21 +34,51 @@ pub struct HttpServer {
     pub manifest: Arc<Manifest>,
     pub components: Arc<Components>,
     pub auth: Auth,
-    pub hub: Arc<crate::sse::Hub>,
+    /// The `[[trigger.sse]]` stream, if the app has one.
+    pub hub: Option<Arc<super::sse::Hub>>,
     /// Set once every component is loaded and every trigger runs.
     pub started: AtomicBool,
 }
 
 pub fn router(server: Arc<HttpServer>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }))
         .route("/auth/dev/sign-in", post(dev_sign_in))
-        .route("/auth/sign-out", post(sign_out))
-        .route(crate::sse::stream::PATH, get(crate::sse::stream::handler))
-        .fallback(dispatch)
-        .with_state(server)
+        .route("/auth/sign-out", post(sign_out));
+    if let Some(hub) = &server.hub {
+        router = router.route(&hub.trigger.route, get(super::sse::stream::handler));
+    }
+    router.fallback(dispatch).with_state(server)
+}
+
+/// The stream cookie for `token` (`max_age` 0 clears it), scoped to the
+/// stream's route so it cannot authenticate a change; none without a stream.
+fn stream_cookie(server: &HttpServer, token: &str, max_age: i64) -> Option<(header::HeaderName, String)> {
+    let route = &server.hub.as_ref()?.trigger.route;
+    let name = super::sse::stream::COOKIE;
+    Some((header::SET_COOKIE, format!("{name}={token}; Path={route}; HttpOnly; SameSite=Strict; Max-Age={max_age}")))
+}
+
+/// Serves `server` on `listener` (streams held natively, the rest through
+/// hyper) until `shutdown` resolves; then tells the streams to reconnect
+/// and lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    server: Arc<HttpServer>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let hub = server.hub.clone();
+    let listener = super::sse::native::Listener::new(listener, server.clone())?;
+    axum::serve(listener, router(server))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            if let Some(hub) = hub {
+                hub.shutdown();
+            }
+        })
+        .await
 }
 
 /// The JSON error every API route answers with.
@@ -65,7 +95,7 @@ async fn readyz(State(server): State<Arc<HttpServer>>) -> Response {
     if !server.started.load(Ordering::Acquire) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "starting", "components are still loading");
     }
-    match server.components.app.backends.check_ready().await {
+    match server.components.app.capabilities.check_ready().await {
         Ok(()) => "ready".into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable", e),
     }
@@ -93,19 +123,14 @@ async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Resp
     let (token, expires) = server.auth.issue(&request.user_id, ttl);
     // The cookie only authenticates the event stream (a browser EventSource
     // cannot send headers), so it cannot be used to change anything.
-    let cookie = format!(
-        "{}={token}; Path=/api/stream; HttpOnly; SameSite=Strict; Max-Age={}",
-        crate::sse::stream::COOKIE,
-        ttl.num_seconds()
-    );
+    let cookie = stream_cookie(&server, &token, ttl.num_seconds());
     let body = Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }));
-    ([(header::SET_COOKIE, cookie)], body).into_response()
+    (axum::response::AppendHeaders(cookie), body).into_response()
 }
 
 /// Clears the stream cookie (tokens themselves expire; the client drops its copy).
-async fn sign_out() -> Response {
-    let cookie = format!("{}=; Path=/api/stream; HttpOnly; SameSite=Strict; Max-Age=0", crate::sse::stream::COOKIE);
-    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+async fn sign_out(State(server): State<Arc<HttpServer>>) -> Response {
+    (StatusCode::NO_CONTENT, axum::response::AppendHeaders(stream_cookie(&server, "", 0))).into_response()
 }
 
 /// Routes a request to its component: authenticate, bound the body, then
@@ -142,8 +167,8 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
         let response = match call(&server.components, &component, request).await {
             Ok(response) => response,
             Err(e) => {
-                crate::metrics::guest_failed(&component, &e);
-                tracing::error!(error = %format!("{e:#}"), "component failed");
+                let kind = failure::record(&component, &e);
+                tracing::error!(kind = kind.label(), error = %format!("{e:#}"), "component failed");
                 let message = format!("component {component} failed; request id {request_id}");
                 error(StatusCode::INTERNAL_SERVER_ERROR, "component_failed", message)
             }
@@ -214,7 +239,7 @@ async fn call(components: &Arc<Components>, id: &str, request: http::Request<Ful
         .get(id)
         .and_then(|c| c.http.clone())
         .ok_or_else(|| anyhow::anyhow!("component {id} is not loaded as an HTTP component"))?;
-    let mut store = new_store(&components.engine, &components.app);
+    let mut store = components.store(id)?;
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
     let out = store.data_mut().http().new_response_outparam(sender)?;

@@ -1,5 +1,10 @@
-//! What runs components: HTTP requests, pub/sub deliveries, cron ticks.
+//! What runs components, and what the host serves itself: HTTP requests
+//! (with the static files), pub/sub deliveries, cron ticks, the Dapr app
+//! endpoints the sidecar calls, and the SSE streams. Triggers import the
+//! runtime and the capabilities below them, never the app.
 
 pub mod cron;
+pub mod dapr;
 pub mod http;
 pub mod pubsub;
+pub mod sse;

@@ -1,12 +1,14 @@
-//! Real-time sync: the host holds Server-Sent Events streams natively. A
-//! per-replica subscription to `task-updates` appends each event to the
-//! stream log and fans it out to that user's open streams.
+//! The SSE trigger (`[[trigger.sse]]`): the host holds Server-Sent Events
+//! streams natively. A per-replica subscription to the trigger's topic
+//! appends each event to the stream log and fans it out to the open streams
+//! of the user the event's `user_attribute` names.
 
 mod log;
 pub mod native;
 pub mod stream;
 
-use crate::backends::pubsub::{Message, Outcome, PubSub, Subscription as PubSubSubscription, Sink};
+use crate::capabilities::pubsub::{Message, Outcome, PubSub, Sink, Subscription as PubSubSubscription};
+use crate::manifest::SseTrigger;
 use async_trait::async_trait;
 pub use log::{Entry, StreamLog};
 use std::{
@@ -20,12 +22,19 @@ use std::{
 };
 use tokio::sync::{mpsc, watch};
 
-pub const TOPIC: &str = "task-updates";
 /// Events a stream may have queued before it is closed with a resync.
 pub const STREAM_BUFFER: usize = 256;
+/// Streams one user may hold open on one replica (browser tabs, devices).
+pub const MAX_STREAMS_PER_USER: usize = 32;
+
+/// A user already holds `MAX_STREAMS_PER_USER` streams.
+#[derive(Debug, thiserror::Error)]
+#[error("at most {MAX_STREAMS_PER_USER} streams may be open per user")]
+pub struct TooManyStreams;
 
 pub struct Hub {
     pub log: StreamLog,
+    pub trigger: SseTrigger,
     streams: Mutex<HashMap<String, Vec<Subscriber>>>,
     next_id: AtomicU64,
     shutdown: watch::Sender<bool>,
@@ -67,9 +76,10 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    pub fn open(path: &Path) -> anyhow::Result<Arc<Self>> {
+    pub fn open(path: &Path, trigger: SseTrigger) -> anyhow::Result<Arc<Self>> {
         Ok(Arc::new(Self {
             log: StreamLog::open(path)?,
+            trigger,
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
@@ -77,13 +87,14 @@ impl Hub {
         }))
     }
 
-    /// Subscribes this replica to `task-updates` (a subscription of its own,
-    /// so every replica sees every event) and trims the log hourly.
+    /// Subscribes this replica to the trigger's topic (a subscription of its
+    /// own, so every replica sees every event) and trims the log hourly.
     pub fn start(self: &Arc<Self>, pubsub: &dyn PubSub, replica: &str) -> anyhow::Result<()> {
+        let topic = &self.trigger.topic;
         let subscription = PubSubSubscription {
             name: format!("sse-hub.{replica}"),
-            topic: TOPIC.into(),
-            dead_letter_topic: format!("{TOPIC}-dlq"),
+            topic: topic.clone(),
+            dead_letter_topic: format!("{topic}-dlq"),
             max_attempts: u32::MAX,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
@@ -103,14 +114,23 @@ impl Hub {
         Ok(())
     }
 
-    pub fn register(self: &Arc<Self>, user_id: &str) -> Registration {
+    /// Registers a stream of `user_id` for live events, unless the user
+    /// already holds `MAX_STREAMS_PER_USER`.
+    pub fn register(self: &Arc<Self>, user_id: &str) -> Result<Registration, TooManyStreams> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let overflowed = Arc::new(AtomicBool::new(false));
         let subscriber = Subscriber { id, tx, overflowed: overflowed.clone() };
-        self.streams.lock().unwrap().entry(user_id.to_owned()).or_default().push(subscriber);
+        let mut streams = self.streams.lock().unwrap();
+        let list = streams.entry(user_id.to_owned()).or_default();
+        list.retain(|s| !s.tx.is_closed());
+        if list.len() >= MAX_STREAMS_PER_USER {
+            return Err(TooManyStreams);
+        }
+        list.push(subscriber);
+        drop(streams);
         crate::metrics::METRICS.sse_streams.inc();
-        Registration { hub: Arc::downgrade(self), user_id: user_id.to_owned(), id, rx, overflowed }
+        Ok(Registration { hub: Arc::downgrade(self), user_id: user_id.to_owned(), id, rx, overflowed })
     }
 
     fn remove(&self, user_id: &str, id: u64) {
@@ -166,13 +186,12 @@ impl Hub {
     }
 }
 
-/// The fields of a CloudEvents envelope a stream needs.
-#[derive(serde::Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    ty: String,
-    partitionkey: String,
-    data: Box<serde_json::value::RawValue>,
+/// The fields of a CloudEvents envelope a stream needs: its type, its JSON
+/// data, and the user it is for (the trigger's `user_attribute`).
+fn routed(event: &str, user_attribute: &str) -> Option<(String, String, String)> {
+    let envelope: serde_json::Map<String, serde_json::Value> = serde_json::from_str(event).ok()?;
+    let text = |name: &str| envelope.get(name)?.as_str().map(str::to_owned);
+    Some((text(user_attribute)?, text("type")?, envelope.get("data")?.to_string()))
 }
 
 struct HubSink(Arc<Hub>);
@@ -181,6 +200,29 @@ struct HubSink(Arc<Hub>);
 mod tests {
     use super::*;
 
+    fn trigger() -> SseTrigger {
+        SseTrigger { route: "/s".into(), topic: "updates".into(), user_attribute: "partitionkey".into() }
+    }
+
+    #[tokio::test]
+    async fn caps_the_streams_of_one_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::open(&dir.path().join("streams.db"), trigger()).unwrap();
+        let held: Vec<_> = (0..MAX_STREAMS_PER_USER).map(|_| hub.register("alice").unwrap()).collect();
+        assert!(hub.register("alice").is_err());
+        assert!(hub.register("bob").is_ok(), "the cap is per user");
+        drop(held);
+        assert!(hub.register("alice").is_ok(), "closed streams free their places");
+    }
+
+    #[test]
+    fn routes_by_the_configured_attribute() {
+        let event = r#"{"id":"1","type":"t","partitionkey":"alice","owner":"bob","data":{"a":1}}"#;
+        assert_eq!(routed(event, "partitionkey"), Some(("alice".into(), "t".into(), r#"{"a":1}"#.into())));
+        assert_eq!(routed(event, "owner").unwrap().0, "bob");
+        assert_eq!(routed(event, "missing"), None);
+    }
+
     fn entry(seq: i64, user: &str) -> Arc<Entry> {
         Arc::new(Entry { seq, user_id: user.into(), event_type: "t".into(), data: "{}".into() })
     }
@@ -188,9 +230,9 @@ mod tests {
     #[tokio::test]
     async fn fans_out_per_user_and_cuts_off_a_stream_that_falls_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let hub = Hub::open(&dir.path().join("streams.db")).unwrap();
-        let mut alice = hub.register("alice");
-        let mut bob = hub.register("bob");
+        let hub = Hub::open(&dir.path().join("streams.db"), trigger()).unwrap();
+        let mut alice = hub.register("alice").unwrap();
+        let mut bob = hub.register("bob").unwrap();
         hub.fan_out(&entry(1, "alice"));
         assert_eq!(alice.rx.recv().await.unwrap().seq, 1);
         assert!(bob.rx.try_recv().is_err());
@@ -213,11 +255,12 @@ mod tests {
 #[async_trait]
 impl Sink for HubSink {
     async fn deliver(&self, _topic: &str, message: &Message, _attempt: u32) -> Outcome {
-        let Ok(envelope) = serde_json::from_str::<Envelope>(&message.event) else {
-            tracing::warn!(event_id = %message.event_id, "not a CloudEvent with a partition key: dropping");
+        let attribute = &self.0.trigger.user_attribute;
+        let Some((user, event_type, data)) = routed(&message.event, attribute) else {
+            tracing::warn!(event_id = %message.event_id, %attribute, "not a JSON CloudEvent naming its user: dropping");
             return Outcome::Drop;
         };
-        match self.0.log.append(&message.event_id, &envelope.partitionkey, &envelope.ty, envelope.data.get()).await {
+        match self.0.log.append(&message.event_id, &user, &event_type, &data).await {
             Ok(Some(entry)) => {
                 self.0.fan_out(&Arc::new(entry));
                 Outcome::Success

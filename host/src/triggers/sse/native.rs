@@ -1,5 +1,5 @@
 //! Streams held on connections of their own, outside hyper: a connection
-//! whose first request is `GET /api/stream/tasks` is answered here, by
+//! whose first request is `GET <the SSE trigger's route>` is answered here, by
 //! writing the stream on the socket. hyper keeps an 8 KiB read and an 8 KiB
 //! write buffer for the life of every connection, two thirds of what a held
 //! stream cost through it. Every other connection goes to hyper (axum), by
@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::{
     io,
     net::SocketAddr,
-    sync::{Arc, LazyLock},
+    sync::Arc,
     time::Duration,
 };
 use tokio::{
@@ -20,8 +20,6 @@ use tokio::{
     sync::mpsc,
 };
 
-/// What a connection's first bytes must be for it to be a stream here.
-static REQUEST_LINE: LazyLock<String> = LazyLock::new(|| format!("GET {}", stream::PATH));
 /// The most a stream request's head may take (headers, cookies, a token).
 const MAX_HEAD: usize = 16 << 10;
 /// How long a client may take to send its request's first line or head.
@@ -51,7 +49,10 @@ impl Listener {
                 };
                 let (tx, server) = (tx.clone(), server.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HEAD_TIMEOUT, is_stream_request(&socket)).await {
+                    let Some(route) = server.hub.as_ref().map(|hub| format!("GET {}", hub.trigger.route)) else {
+                        return drop(tx.send((socket, addr)).await);
+                    };
+                    match tokio::time::timeout(HEAD_TIMEOUT, is_stream_request(&socket, &route)).await {
                         Ok(Ok(true)) => serve(server, socket).await,
                         Ok(Ok(false)) => drop(tx.send((socket, addr)).await),
                         Ok(Err(_)) | Err(_) => {} // gone or silent: drop it
@@ -81,12 +82,11 @@ impl axum::serve::Listener for Listener {
 
 /// Whether the first request on `socket` asks for a stream (peeked: the
 /// bytes stay for whoever serves it).
-async fn is_stream_request(socket: &TcpStream) -> io::Result<bool> {
-    let line = REQUEST_LINE.as_bytes();
-    let mut first = [0u8; 64];
-    let first = &mut first[..line.len() + 1];
+async fn is_stream_request(socket: &TcpStream, request_line: &str) -> io::Result<bool> {
+    let line = request_line.as_bytes();
+    let mut first = vec![0u8; line.len() + 1];
     loop {
-        let n = socket.peek(first).await?;
+        let n = socket.peek(&mut first).await?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -105,7 +105,8 @@ async fn is_stream_request(socket: &TcpStream) -> io::Result<bool> {
 /// Reads the request's head, opens the stream and writes it until it ends
 /// or the client goes away. The connection then closes.
 async fn serve(server: Arc<HttpServer>, mut socket: TcpStream) {
-    let _held = server.hub.native_stream();
+    let Some(hub) = &server.hub else { return };
+    let _held = hub.native_stream();
     let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut socket)).await {
         Ok(Ok(head)) => head,
         _ => return,

@@ -12,8 +12,8 @@
 //! the sidecar's resiliency policy; the attempts, and when to give up (DROP,
 //! which sends the event to the dead-letter topic), follow `spin.toml`.
 
-use super::{CallError, Sidecar};
-use crate::backends::pubsub::{Message, Next, Outcome, PubSub, PubSubError, Sink, Subscription};
+use super::{Message, Next, Outcome, PubSub, PubSubError, Sink, Subscription};
+use crate::capabilities::dapr_sidecar::{CallError, Sidecar};
 use async_trait::async_trait;
 use futures::{stream, TryStreamExt};
 use reqwest::Method;

@@ -2,12 +2,23 @@
 //! sequence number clients resume from (`Last-Event-ID`). SQLite, durable,
 //! trimmed to the newest `RETAINED` events.
 
-use crate::backends::sqlite::{blocking, open, Checkpointer};
+use crate::capabilities::sqlite_file::{blocking, migrate, open, Checkpointer};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{
     path::Path,
     sync::{Arc, Mutex},
 };
+
+/// The log's schema history (host-owned; `PRAGMA user_version`).
+const SCHEMA_V1: &str = "CREATE TABLE IF NOT EXISTS entry (
+                 seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+                 event_id   TEXT NOT NULL UNIQUE,
+                 user_id    TEXT NOT NULL,
+                 event_type TEXT NOT NULL,
+                 data       TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS entry_user ON entry (user_id, seq);
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 /// Events kept for replay; an older `Last-Event-ID` gets a resync.
 pub const RETAINED: i64 = 100_000;
@@ -32,18 +43,8 @@ pub struct StreamLog {
 
 impl StreamLog {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = open(path)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS entry (
-                 seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-                 event_id   TEXT NOT NULL UNIQUE,
-                 user_id    TEXT NOT NULL,
-                 event_type TEXT NOT NULL,
-                 data       TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS entry_user ON entry (user_id, seq);
-             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-        )?;
+        let mut conn = open(path)?;
+        migrate(&mut conn, &[SCHEMA_V1])?;
         let fresh = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?1)", [fresh])?;
         let log_id = conn.query_row("SELECT value FROM meta WHERE key = 'log_id'", [], |r| r.get(0))?;

@@ -1,13 +1,7 @@
-//! The embedded default: every backend on SQLite files in the data
-//! directory, so a local run needs no server.
-
-mod pubsub;
-mod sql;
-mod state;
-
-pub use pubsub::SqlitePubSub;
-pub use sql::SqliteSql;
-pub use state::SqliteState;
+//! What every SQLite file of the embedded default shares: opening it (WAL,
+//! `synchronous = NORMAL`), checkpointing it off the writers' path, running
+//! blocking work off the async threads, and the schema history of a file
+//! the host owns (`PRAGMA user_version`).
 
 use rusqlite::Connection;
 use std::{
@@ -80,10 +74,24 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 }
 
 /// Whether SQLite gave up waiting for a lock (a retry may succeed).
-fn is_busy(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Brings a host-owned database file to the newest of `versions` (its
+/// schema history, oldest first), each version once, recorded in
+/// `PRAGMA user_version`.
+pub(crate) fn migrate(conn: &mut Connection, versions: &[&str]) -> rusqlite::Result<()> {
+    let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (n, script) in versions.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(script)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", n + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
 }

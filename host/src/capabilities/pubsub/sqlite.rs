@@ -2,8 +2,8 @@
 //! subscription, at-least-once delivery in publish order with in-place
 //! retries (exponential backoff), then the subscription's dead-letter topic.
 
-use super::{blocking, is_busy, now_millis, open, Checkpointer};
-use crate::backends::pubsub::{Message, Next, PubSub, PubSubError, Sink, Subscription};
+use super::{Message, Next, PubSub, PubSubError, Sink, Subscription};
+use crate::capabilities::sqlite_file::{blocking, is_busy, migrate, now_millis, open, Checkpointer};
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 use std::{
@@ -14,22 +14,8 @@ use std::{
 use tokio::sync::watch;
 
 const BATCH: i64 = 128;
-/// How often an idle subscription looks for messages it was not woken for
-/// (published by another process on the same file).
-const IDLE_POLL: Duration = Duration::from_secs(1);
-
-pub struct SqlitePubSub {
-    conn: Arc<Mutex<Connection>>,
-    /// Bumped after every publish, to wake idle subscriptions at once.
-    published: watch::Sender<u64>,
-    _checkpointer: Checkpointer,
-}
-
-impl SqlitePubSub {
-    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
-        let conn = open(&path)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS message (
+/// The log's schema history (host-owned; `PRAGMA user_version`).
+const SCHEMA_V1: &str = "CREATE TABLE IF NOT EXISTS message (
                  offset        INTEGER PRIMARY KEY AUTOINCREMENT,
                  topic         TEXT NOT NULL,
                  event_id      TEXT NOT NULL,
@@ -46,8 +32,22 @@ impl SqlitePubSub {
                  subscription TEXT PRIMARY KEY,
                  topic        TEXT NOT NULL,
                  position     INTEGER NOT NULL
-             );",
-        )?;
+             );";
+/// How often an idle subscription looks for messages it was not woken for
+/// (published by another process on the same file).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+pub struct SqlitePubSub {
+    conn: Arc<Mutex<Connection>>,
+    /// Bumped after every publish, to wake idle subscriptions at once.
+    published: watch::Sender<u64>,
+    _checkpointer: Checkpointer,
+}
+
+impl SqlitePubSub {
+    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
+        let mut conn = open(&path)?;
+        migrate(&mut conn, &[SCHEMA_V1])?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), published: watch::channel(0).0, _checkpointer: Checkpointer::start(&path)? })
     }
 
@@ -255,7 +255,7 @@ impl Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::pubsub::Outcome;
+    use crate::capabilities::pubsub::Outcome;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Fails every event whose payload says "fail", records the others.

@@ -1,7 +1,21 @@
-//! The `pubsub` backend trait: durable topics, subscriptions that deliver to
-//! a sink with retries, backoff and a dead-letter topic.
+//! The `pubsub` capability: events published to topics a component is
+//! granted (`publish_topics`), on their own (`pubsub`) or inside a database
+//! transaction (`outbox`); either way through the transactional outbox,
+//! which the relay drains to the broker. The broker trait is here, with
+//! durable topics and subscriptions that deliver to a sink with retries,
+//! backoff and a dead-letter topic; `sqlite` (the embedded default) and
+//! `dapr` implement it; `host` is the WIT side; `envelope` the CloudEvents
+//! JSON format.
 
+pub mod dapr;
+pub mod envelope;
+pub mod host;
+pub mod outbox;
+pub mod sqlite;
+
+use crate::capabilities::sql::Sql;
 use async_trait::async_trait;
+use serde::Deserialize;
 use std::{sync::Arc, time::Duration};
 
 /// An event on its way to a topic (already a serialized CloudEvent).
@@ -95,4 +109,61 @@ pub trait PubSub: Send + Sync {
     /// in publish order, until the process ends.
     fn subscribe(&self, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError>;
     async fn ping(&self) -> Result<(), PubSubError>;
+}
+
+/// Which broker serves the application (`[pubsub]` in the runtime configuration).
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Config {
+    /// `pubsub.db` in the data directory.
+    #[default]
+    Sqlite,
+    /// Dapr pub/sub components: `component` for the subscriptions every
+    /// replica shares, `replica_component` for those each replica has of
+    /// its own (its consumer group names the replica, e.g. `{podName}`).
+    Dapr {
+        #[serde(default = "default_pubsub")]
+        component: String,
+        #[serde(default = "default_replica_pubsub")]
+        replica_component: String,
+    },
+}
+
+fn default_pubsub() -> String {
+    "pubsub".into()
+}
+fn default_replica_pubsub() -> String {
+    "pubsub-replica".into()
+}
+
+/// Publishing for one application: the outbox in its database, the relay,
+/// and the broker behind them.
+pub struct PubSubCapability {
+    pub broker: Arc<dyn PubSub>,
+    /// Where events are queued (the application's default database).
+    pub outbox: Arc<dyn Sql>,
+    pub relay: Arc<outbox::Relay>,
+}
+
+/// A grant of every topic (`publish_topics = ["*"]`).
+pub const ANY_TOPIC: &str = "*";
+
+impl PubSubCapability {
+    pub fn new(broker: Arc<dyn PubSub>, outbox: Arc<dyn Sql>) -> Self {
+        Self { broker, outbox, relay: outbox::Relay::new() }
+    }
+
+    pub async fn ping(&self) -> Result<(), PubSubError> {
+        self.broker.ping().await
+    }
+
+    /// Starts the relay from the outbox to the broker.
+    pub fn start_relay(&self) {
+        self.relay.spawn(self.outbox.clone(), self.broker.clone());
+    }
+
+    /// The context of one instance of `component`.
+    pub fn instance(self: &Arc<Self>, component: &Arc<str>, topics: &Arc<[String]>) -> host::PubSubCtx {
+        host::PubSubCtx { capability: self.clone(), component: component.clone(), topics: topics.clone() }
+    }
 }

@@ -2,13 +2,14 @@
 //! so the host queues writers instead of letting them spin on SQLITE_BUSY)
 //! and a small pool of read-only connections.
 
-use super::{blocking, open, Checkpointer};
-use crate::backends::sql::{Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
+use super::{Constraint, ConstraintKind, Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
+use crate::capabilities::sqlite_file::{blocking, open, Checkpointer};
 use async_trait::async_trait;
-use rusqlite::{types::ValueRef, Connection, ErrorCode};
+use rusqlite::{ffi, types::ValueRef, Connection, ErrorCode};
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
@@ -18,11 +19,13 @@ pub struct SqliteSql {
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     reader_permits: Arc<Semaphore>,
+    /// How long a writer may wait for the writer connection.
+    writer_wait: Duration,
     _checkpointer: Checkpointer,
 }
 
 impl SqliteSql {
-    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
+    pub fn open(path: PathBuf, writer_wait: Duration) -> anyhow::Result<Self> {
         let writer = open(&path)?;
         let readers = (0..READERS)
             .map(|_| {
@@ -35,16 +38,25 @@ impl SqliteSql {
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             readers: Arc::new(Mutex::new(readers)),
             reader_permits: Arc::new(Semaphore::new(READERS)),
+            writer_wait,
             _checkpointer: Checkpointer::start(&path)?,
+        })
+    }
+
+    /// The writer connection, waited for at most `writer_wait` (a guest
+    /// holding a transaction keeps everyone else waiting).
+    async fn writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
+        tokio::time::timeout(self.writer_wait, self.writer.clone().lock_owned()).await.map_err(|_| {
+            SqlError::Unavailable(format!("the database writer stayed busy for {:?}", self.writer_wait))
         })
     }
 
     /// Runs `f` on the writer connection.
     async fn with_writer<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
-    ) -> T {
-        let mut guard = self.writer.clone().lock_owned().await;
+        f: impl FnOnce(&mut Connection) -> Result<T, SqlError> + Send + 'static,
+    ) -> Result<T, SqlError> {
+        let mut guard = self.writer().await?;
         blocking(move || f(&mut guard)).await
     }
 }
@@ -74,12 +86,12 @@ impl Sql for SqliteSql {
     }
 
     async fn begin(&self) -> Result<Box<dyn SqlTransaction>, SqlError> {
-        let guard = self.writer.clone().lock_owned().await;
+        let guard = self.writer().await?;
         let guard = blocking(move || {
             guard.execute_batch("BEGIN IMMEDIATE").map(|_| guard)
         })
         .await
-        .map_err(map_err)?;
+        .map_err(|e| map_err_plain(&e))?;
         Ok(Box::new(SqliteTransaction { conn: Some(guard) }))
     }
 
@@ -115,8 +127,9 @@ impl SqliteTransaction {
             Err(e) => {
                 // A failed COMMIT leaves the transaction open: end it so the
                 // writer connection goes back clean.
+                let error = map_err(&conn, e);
                 let _ = conn.execute_batch("ROLLBACK");
-                Err(map_err(e))
+                Err(error)
             }
         })
         .await
@@ -137,7 +150,7 @@ impl SqlTransaction for SqliteTransaction {
 
     async fn execute_script(&mut self, script: &str) -> Result<(), SqlError> {
         let script = script.to_owned();
-        self.run(move |conn| conn.execute_batch(&script).map_err(map_err)).await
+        self.run(move |conn| conn.execute_batch(&script).map_err(|e| map_err(conn, e))).await
     }
 
     async fn commit(&mut self) -> Result<(), SqlError> {
@@ -162,13 +175,13 @@ impl Drop for SqliteTransaction {
 }
 
 fn execute(conn: &Connection, statement: &str, params: &[Value]) -> Result<u64, SqlError> {
-    let mut stmt = conn.prepare_cached(statement).map_err(map_err)?;
+    let mut stmt = conn.prepare_cached(statement).map_err(|e| map_err(conn, e))?;
     bind(&mut stmt, params)?;
-    stmt.raw_execute().map(|n| n as u64).map_err(map_err)
+    stmt.raw_execute().map(|n| n as u64).map_err(|e| map_err(conn, e))
 }
 
 fn query(conn: &Connection, statement: &str, params: &[Value]) -> Result<RowSet, SqlError> {
-    let mut stmt = conn.prepare_cached(statement).map_err(map_err)?;
+    let mut stmt = conn.prepare_cached(statement).map_err(|e| map_err(conn, e))?;
     bind(&mut stmt, params)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let booleans: Vec<bool> = stmt
@@ -178,11 +191,11 @@ fn query(conn: &Connection, statement: &str, params: &[Value]) -> Result<RowSet,
         .collect();
     let mut rows = Vec::new();
     let mut raw = stmt.raw_query();
-    while let Some(row) = raw.next().map_err(map_err)? {
+    while let Some(row) = raw.next().map_err(|e| map_err(conn, e))? {
         let values = (0..columns.len())
             .map(|i| row.get_ref(i).map(|v| to_value(v, booleans[i])))
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(map_err)?;
+            .map_err(|e| map_err(conn, e))?;
         rows.push(values);
     }
     Ok(RowSet { columns, rows })
@@ -205,7 +218,7 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<()
             SqlError::InvalidStatement(format!("placeholder ${position} has no parameter ({} given)", params.len()))
         })?;
         highest = highest.max(position);
-        stmt.raw_bind_parameter(index, to_sql(value)).map_err(map_err)?;
+        stmt.raw_bind_parameter(index, to_sql(value)).map_err(|e| map_err_plain(&e))?;
     }
     if highest != params.len() {
         return Err(SqlError::InvalidStatement(format!(
@@ -239,10 +252,24 @@ fn to_value(value: ValueRef<'_>, boolean: bool) -> Value {
     }
 }
 
-fn map_err(e: rusqlite::Error) -> SqlError {
+/// A statement's error, with a constraint named as precisely as the
+/// database allows (see `constraint`).
+fn map_err(conn: &Connection, e: rusqlite::Error) -> SqlError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            ErrorCode::ConstraintViolation => SqlError::ConstraintViolation(e.to_string()),
+        rusqlite::Error::SqliteFailure(f, message) if f.code == ErrorCode::ConstraintViolation => {
+            SqlError::ConstraintViolation(constraint(conn, f.extended_code, message.as_deref().unwrap_or("")))
+        }
+        _ => map_err_plain(&e),
+    }
+}
+
+fn map_err_plain(e: &rusqlite::Error) -> SqlError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message) => match f.code {
+            ErrorCode::ConstraintViolation => {
+                let message = message.clone().unwrap_or_default();
+                SqlError::ConstraintViolation(Constraint { kind: ConstraintKind::Other, name: String::new(), message })
+            }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => SqlError::Unavailable(e.to_string()),
             ErrorCode::ReadOnly | ErrorCode::ApiMisuse => SqlError::InvalidStatement(e.to_string()),
             _ if e.to_string().contains("no such") || e.to_string().contains("syntax error") => {
@@ -259,13 +286,58 @@ fn map_err(e: rusqlite::Error) -> SqlError {
     }
 }
 
+/// Names a constraint SQLite reported. Its messages name columns, not
+/// indexes ("UNIQUE constraint failed: task.parent_task_id"), so a unique
+/// violation is named after the unique index on exactly those columns, as
+/// PostgreSQL would name it; other kinds keep SQLite's `table.column` (or
+/// the CHECK constraint's name).
+fn constraint(conn: &Connection, extended_code: i32, message: &str) -> Constraint {
+    let kind = match extended_code {
+        ffi::SQLITE_CONSTRAINT_UNIQUE => ConstraintKind::Unique,
+        ffi::SQLITE_CONSTRAINT_PRIMARYKEY => ConstraintKind::PrimaryKey,
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ConstraintKind::ForeignKey,
+        ffi::SQLITE_CONSTRAINT_CHECK => ConstraintKind::Check,
+        ffi::SQLITE_CONSTRAINT_NOTNULL => ConstraintKind::NotNull,
+        _ => ConstraintKind::Other,
+    };
+    let subject = message.split_once("constraint failed: ").map_or("", |(_, s)| s).trim();
+    let name = match kind {
+        ConstraintKind::Unique => unique_index(conn, subject).unwrap_or_else(|| subject.to_owned()),
+        _ => subject.to_owned(),
+    };
+    Constraint { kind, name, message: message.to_owned() }
+}
+
+/// The unique index covering exactly `table.a, table.b` (SQLite's list).
+fn unique_index(conn: &Connection, columns: &str) -> Option<String> {
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut table = None;
+    for qualified in columns.split(", ") {
+        let (t, column) = qualified.split_once('.')?;
+        table.get_or_insert(t);
+        wanted.push(column);
+    }
+    wanted.sort_unstable();
+    let table = table?;
+    let mut indexes = conn.prepare("SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1").ok()?;
+    let names: Vec<String> = indexes.query_map([table], |r| r.get(0)).ok()?.collect::<Result<_, _>>().ok()?;
+    names.into_iter().find(|index| {
+        let Ok(mut info) = conn.prepare("SELECT name FROM pragma_index_info(?1)") else { return false };
+        let covered: rusqlite::Result<Vec<String>> = info.query_map([index], |r| r.get(0)).and_then(|rows| rows.collect());
+        covered.is_ok_and(|mut covered| {
+            covered.sort_unstable();
+            covered == wanted
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     async fn db() -> (tempfile::TempDir, SqliteSql) {
         let dir = tempfile::tempdir().unwrap();
-        let sql = SqliteSql::open(dir.path().join("app.db")).unwrap();
+        let sql = SqliteSql::open(dir.path().join("app.db"), std::time::Duration::from_secs(5)).unwrap();
         sql.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, done BOOLEAN)", vec![])
             .await
             .unwrap();

@@ -8,8 +8,8 @@
 //! another write came in between. (A key some other client wrote without
 //! the flag would be overwritten by set-if-absent: this host writes them all.)
 
-use super::{CallError, Sidecar};
-use crate::backends::state::{State, StateError};
+use crate::capabilities::dapr_sidecar::{CallError, Sidecar};
+use super::{State, StateError};
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use reqwest::{Method, StatusCode};

@@ -1,8 +1,8 @@
 //! `state` on SQLite: one table, expiry as a timestamp; expired rows read as
 //! absent and are purged in the background.
 
-use super::{blocking, is_busy, now_millis, open, Checkpointer};
-use crate::backends::state::{State, StateError};
+use super::{State, StateError};
+use crate::capabilities::sqlite_file::{blocking, is_busy, migrate, now_millis, open, Checkpointer};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{
@@ -11,6 +11,14 @@ use std::{
     time::Duration,
 };
 
+/// The store's schema history (host-owned; `PRAGMA user_version`).
+const SCHEMA_V1: &str = "CREATE TABLE IF NOT EXISTS kv (
+                 key        TEXT PRIMARY KEY,
+                 value      BLOB NOT NULL,
+                 expires_at INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;";
+
 pub struct SqliteState {
     conn: Arc<Mutex<Connection>>,
     _checkpointer: Checkpointer,
@@ -18,15 +26,8 @@ pub struct SqliteState {
 
 impl SqliteState {
     pub fn open(path: PathBuf) -> anyhow::Result<Self> {
-        let conn = open(&path)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS kv (
-                 key        TEXT PRIMARY KEY,
-                 value      BLOB NOT NULL,
-                 expires_at INTEGER
-             );
-             CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;",
-        )?;
+        let mut conn = open(&path)?;
+        migrate(&mut conn, &[SCHEMA_V1])?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), _checkpointer: Checkpointer::start(&path)? })
     }
 

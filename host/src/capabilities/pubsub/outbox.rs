@@ -3,76 +3,15 @@
 //! to the pub/sub backend afterwards. So an acknowledged write always yields
 //! its events, even if the process dies right after answering.
 
-use crate::backends::{
-    pubsub::{Message, PubSub},
-    sql::{Sql, SqlError, SqlTransaction, Value},
-};
-use crate::runtime::bindings::todo::platform::{pubsub, types::CloudEvent};
-use serde::Serialize;
-use serde_json::value::RawValue;
+use super::{Message, PubSub};
+use crate::capabilities::sql::{host::Transaction, ConstraintKind, Sql, SqlError, Value};
+use crate::capabilities::wit::pubsub;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
 const INSERT: &str =
     "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, $2, $3, $4, $5)";
 const BATCH: i64 = 256;
-
-/// The CloudEvents 1.0 JSON envelope, as stored and delivered.
-#[derive(Serialize)]
-struct Envelope<'a> {
-    specversion: &'static str,
-    id: &'a str,
-    source: &'a str,
-    #[serde(rename = "type")]
-    ty: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<&'a str>,
-    time: &'a str,
-    datacontenttype: &'static str,
-    partitionkey: &'a str,
-    /// The publishing span, so that deliveries continue its trace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    traceparent: Option<String>,
-    data: &'a RawValue,
-}
-
-fn valid_topic(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 249
-        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// Validates a guest's event and serializes its envelope.
-pub fn envelope(topic: &str, partition_key: &str, event: &CloudEvent) -> Result<Message, pubsub::Error> {
-    if !valid_topic(topic) {
-        return Err(pubsub::Error::InvalidTopic(format!("{topic:?}: use 1-249 of [A-Za-z0-9._-]")));
-    }
-    for (name, value) in [("id", &event.id), ("source", &event.source), ("type", &event.type_), ("time", &event.time)] {
-        if value.is_empty() {
-            return Err(pubsub::Error::InvalidEvent(format!("the {name} attribute is empty")));
-        }
-    }
-    let data: &RawValue = serde_json::from_str(&event.data)
-        .map_err(|e| pubsub::Error::InvalidEvent(format!("data is not JSON: {e}")))?;
-    let envelope = Envelope {
-        specversion: "1.0",
-        id: &event.id,
-        source: &event.source,
-        ty: &event.type_,
-        subject: event.subject.as_deref(),
-        time: &event.time,
-        datacontenttype: "application/json",
-        partitionkey: partition_key,
-        traceparent: crate::telemetry::traceparent(),
-        data,
-    };
-    Ok(Message {
-        event_id: event.id.clone(),
-        topic: topic.to_owned(),
-        partition_key: partition_key.to_owned(),
-        event: serde_json::to_string(&envelope).expect("an envelope serializes"),
-    })
-}
 
 fn row(message: &Message) -> Vec<Value> {
     vec![
@@ -84,14 +23,28 @@ fn row(message: &Message) -> Vec<Value> {
     ]
 }
 
+/// What a failed outbox write means to the guest: a second event with one
+/// id is the guest's bug, anything else the database's trouble.
+fn refused(message: &Message, e: SqlError) -> pubsub::Error {
+    match e {
+        SqlError::ConstraintViolation(c) if matches!(c.kind, ConstraintKind::Unique | ConstraintKind::PrimaryKey) => {
+            pubsub::Error::DuplicateEvent(format!("event {} is already queued", message.event_id))
+        }
+        SqlError::DeadlineExceeded => {
+            pubsub::Error::Unavailable("the transaction outlived its deadline and was rolled back".into())
+        }
+        e => pubsub::Error::Unavailable(e.to_string()),
+    }
+}
+
 /// Queues `message` inside a transaction.
-pub async fn write(tx: &mut dyn SqlTransaction, message: &Message) -> Result<(), SqlError> {
-    tx.execute(INSERT, row(message)).await.map(drop)
+pub async fn write(tx: &Transaction, message: &Message) -> Result<(), pubsub::Error> {
+    tx.execute(INSERT, row(message)).await.map(drop).map_err(|e| refused(message, e))
 }
 
 /// Queues `message` on its own, durably.
-pub async fn write_now(sql: &dyn Sql, message: &Message) -> Result<(), SqlError> {
-    sql.execute(INSERT, row(message)).await.map(drop)
+pub async fn write_now(sql: &dyn Sql, message: &Message) -> Result<(), pubsub::Error> {
+    sql.execute(INSERT, row(message)).await.map(drop).map_err(|e| refused(message, e))
 }
 
 /// Moves outbox rows to the pub/sub backend, oldest first, keeping them until

@@ -1,4 +1,4 @@
-//! `GET /api/stream/tasks`: a user's live events as `text/event-stream`,
+//! The SSE trigger's route: a user's live events as `text/event-stream`,
 //! resumable with `Last-Event-ID`. The stream logic is here; `native`
 //! writes it on a connection of its own, and `handler` through hyper (for a
 //! stream asked for on a connection that served other requests first).
@@ -16,7 +16,6 @@ use tokio::sync::watch;
 
 /// The cookie the development sign-in sets, scoped to the stream route.
 pub const COOKIE: &str = "todo_token";
-pub const PATH: &str = "/api/stream/tasks";
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// A reconnect with more missed events than this gets a resync instead.
 const MAX_REPLAY: usize = 10_000;
@@ -50,10 +49,12 @@ pub async fn open(server: &HttpServer, headers: &HeaderMap, query: &str) -> Resu
         .and_then(|t| server.auth.verify(&t).map_err(|_| "invalid token"))
         .map_err(|reason| (StatusCode::UNAUTHORIZED, "unauthorized", reason))?;
     let last_event_id = headers.get("last-event-id").and_then(|h| h.to_str().ok());
-    let hub = server.hub.clone();
+    let hub = server.hub.clone().ok_or((StatusCode::NOT_FOUND, "not_found", "this application has no stream"))?;
     // Register before reading the backlog, so nothing falls between the two;
     // live entries already replayed are skipped by sequence number.
-    let registration = hub.register(&user_id);
+    let registration = hub.register(&user_id).map_err(|_| {
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_streams", "too many streams are open for this user; close one first")
+    })?;
     let (pending, last_sent) = backlog(&hub, &user_id, last_event_id).await.map_err(|e| {
         tracing::error!(error = %e, "reading the stream log");
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the stream log is unavailable")

@@ -2,7 +2,7 @@
 //! connection, and values converted by the column / parameter type the
 //! server reports, so components see what the SQLite backend gives them.
 
-use crate::backends::sql::{Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
+use super::{Constraint, ConstraintKind, Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
 use async_trait::async_trait;
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -14,11 +14,17 @@ pub struct PostgresSql {
 }
 
 impl PostgresSql {
-    /// Connects lazily: the pool opens connections when first asked.
-    pub fn new(url: &str, pool_size: usize) -> anyhow::Result<Self> {
+    /// Connects lazily: the pool opens connections when first asked. A
+    /// caller waits at most `wait` for a free connection.
+    pub fn new(url: &str, pool_size: usize, wait: std::time::Duration) -> anyhow::Result<Self> {
         let config: tokio_postgres::Config = url.parse()?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        Ok(Self { pool: Pool::builder(manager).max_size(pool_size).build()? })
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .wait_timeout(Some(wait))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()?;
+        Ok(Self { pool })
     }
 
     async fn client(&self) -> Result<Object, SqlError> {
@@ -188,7 +194,7 @@ fn map_err(e: tokio_postgres::Error) -> SqlError {
     let message = format!("{}: {}", db.code().code(), db.message());
     let class = &db.code().code()[..2];
     match class {
-        "23" => SqlError::ConstraintViolation(message),
+        "23" => SqlError::ConstraintViolation(constraint(db, message)),
         "42" | "22" => SqlError::InvalidStatement(message),
         "08" | "53" | "57" => SqlError::Unavailable(message),
         _ if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE || *db.code() == SqlState::T_R_DEADLOCK_DETECTED => {
@@ -196,6 +202,24 @@ fn map_err(e: tokio_postgres::Error) -> SqlError {
         }
         _ => SqlError::Other(message),
     }
+}
+
+/// The constraint a class-23 error names (PostgreSQL reports the
+/// constraint or index name; NOT NULL names the column).
+fn constraint(db: &tokio_postgres::error::DbError, message: String) -> Constraint {
+    let kind = match db.code().code() {
+        "23505" => ConstraintKind::Unique,
+        "23503" => ConstraintKind::ForeignKey,
+        "23514" => ConstraintKind::Check,
+        "23502" => ConstraintKind::NotNull,
+        _ => ConstraintKind::Other,
+    };
+    let name = match (db.constraint(), db.table(), db.column()) {
+        (Some(name), _, _) => name.to_owned(),
+        (None, Some(table), Some(column)) => format!("{table}.{column}"),
+        _ => String::new(),
+    };
+    Constraint { kind, name, message }
 }
 
 #[cfg(test)]
@@ -211,7 +235,7 @@ mod tests {
     #[tokio::test]
     #[ignore = "needs PostgreSQL: scripts/test.sh runs it"]
     async fn values_placeholders_errors_and_transactions_match_the_sqlite_backend() {
-        let sql = PostgresSql::new(&url(), 4).unwrap();
+        let sql = PostgresSql::new(&url(), 4, std::time::Duration::from_secs(5)).unwrap();
         let table = format!("t_{}", uuid::Uuid::new_v4().simple());
         sql.execute(&format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, done BOOLEAN, n BIGINT)"), vec![])
             .await
