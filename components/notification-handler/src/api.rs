@@ -124,7 +124,8 @@ fn announce(
         at: now_utc(),
         data: &data,
     }
-    .publish(TASK_UPDATES_TOPIC, &ctx.user_id, Some(tx))
+    .publish_in(tx, TASK_UPDATES_TOPIC, &ctx.user_id)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,10 +21,10 @@ use todo_domain::events::TASK_UPDATES_TOPIC;
 use todo_domain::notification::NOTIFICATION_CREATED;
 use todo_domain::reminder::REMINDERS_TOPIC;
 use todo_domain::time::now_utc;
-use todo_domain::{ApiError, Notification, NotificationCreated, Reminder, ReminderKind};
+use todo_domain::{Notification, NotificationCreated, Reminder, ReminderKind};
 use todo_guest::events::Event;
 use todo_guest::types::CloudEvent;
-use todo_guest::{log, processed, tx};
+use todo_guest::{log, processed, tx, StoreError};
 use uuid::Uuid;
 
 /// The component's name: its log prefix and its consumer name in `processed_event`.
@@ -68,7 +68,7 @@ export!(Handler);
 /// names a reminder must agree with it.
 fn reminder_of(event: &CloudEvent) -> Result<Reminder, String> {
     let reminder: Reminder =
-        serde_json::from_str(&event.data).map_err(|e| format!("not a reminder ({e})"))?;
+        serde_json::from_slice(&event.data).map_err(|e| format!("not a reminder ({e})"))?;
     if reminder.user_id.trim().is_empty() {
         return Err("the reminder has no user".into());
     }
@@ -83,7 +83,7 @@ fn reminder_of(event: &CloudEvent) -> Result<Reminder, String> {
 
 /// Creates the reminder's notification and its event, once per event id:
 /// `Ok(false)` when the event was handled before.
-fn notify(event_id: &str, reminder: &Reminder) -> Result<bool, ApiError> {
+fn notify(event_id: &str, reminder: &Reminder) -> Result<bool, StoreError> {
     let now = now_utc();
     let notification = Notification::of_reminder(reminder, Uuid::new_v4(), now);
     tx::transaction(|tx| {
@@ -102,7 +102,55 @@ fn notify(event_id: &str, reminder: &Reminder) -> Result<bool, ApiError> {
                 notification: notification.clone(),
             },
         }
-        .publish(TASK_UPDATES_TOPIC, &reminder.user_id, Some(tx))?;
+        .publish_in(tx, TASK_UPDATES_TOPIC, &reminder.user_id)?;
         Ok(true)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use todo_guest::types::Timestamp;
+
+    fn event(event_type: &str, data: &str) -> CloudEvent {
+        CloudEvent {
+            id: "e1".into(),
+            source: "/reminder-checker".into(),
+            type_: event_type.into(),
+            subject: None,
+            time: Timestamp {
+                seconds: 0,
+                nanoseconds: 0,
+            },
+            datacontenttype: "application/json".into(),
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    const DATA: &str = r#"{"kind": "overdue", "task_id": "00000000-0000-0000-0000-000000000001",
+        "user_id": "alice", "title": "t", "due_date": "2026-01-01T00:00:00Z"}"#;
+
+    #[test]
+    fn reminders_are_read_from_the_event_data() {
+        let reminder = reminder_of(&event("reminder.overdue", DATA)).unwrap();
+        assert_eq!(reminder.kind, ReminderKind::Overdue);
+        assert_eq!(reminder.user_id, "alice");
+        // An envelope type that is not a reminder's: the data decides.
+        assert!(reminder_of(&event("other", DATA)).is_ok());
+    }
+
+    #[test]
+    fn what_is_not_a_reminder_is_refused() {
+        assert!(reminder_of(&event("reminder.upcoming", DATA))
+            .unwrap_err()
+            .contains("reminder.upcoming"));
+        assert!(reminder_of(&event("reminder.overdue", "not json"))
+            .unwrap_err()
+            .starts_with("not a reminder"));
+        let nobody = DATA.replace("alice", " ");
+        assert_eq!(
+            reminder_of(&event("reminder.overdue", &nobody)).unwrap_err(),
+            "the reminder has no user"
+        );
+    }
 }

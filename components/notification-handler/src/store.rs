@@ -2,9 +2,10 @@
 
 use todo_domain::notification::NOTIFICATION_COLUMNS;
 use todo_domain::time::{format_utc, parse_utc};
-use todo_domain::{ApiError, Notification, NotificationQuery};
+use todo_domain::{Notification, NotificationQuery};
 use todo_guest::db::{self, count, opt_text, text, Autocommit, Cells, Db};
 use todo_guest::sql::{Transaction, Value};
+use todo_guest::StoreError;
 use uuid::Uuid;
 
 pub fn insert(
@@ -12,7 +13,7 @@ pub fn insert(
     user_id: &str,
     n: &Notification,
     source_event_id: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO notification (id, user_id, task_id, type, title, body, read, created_at, source_event_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -32,11 +33,11 @@ pub fn insert(
 }
 
 /// The rows of `query` (one more than a page; see `NotificationQuery::page`).
-pub fn list(user_id: &str, query: &NotificationQuery) -> Result<Vec<Notification>, ApiError> {
+pub fn list(user_id: &str, query: &NotificationQuery) -> Result<Vec<Notification>, StoreError> {
     db::select(&Autocommit, query.to_sql(user_id), decode)
 }
 
-pub fn find(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Notification>, ApiError> {
+pub fn find(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Notification>, StoreError> {
     let rows = db.query(
         &format!("SELECT {NOTIFICATION_COLUMNS} FROM notification WHERE id = $1 AND user_id = $2"),
         &[text(id), text(user_id)],
@@ -45,7 +46,7 @@ pub fn find(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Notification
 }
 
 /// Marks one unread notification read; the number changed (0 or 1).
-pub fn mark_read(tx: &Transaction, user_id: &str, id: Uuid) -> Result<u64, ApiError> {
+pub fn mark_read(tx: &Transaction, user_id: &str, id: Uuid) -> Result<u64, StoreError> {
     Ok(tx.execute(
         "UPDATE notification SET read = TRUE WHERE id = $1 AND user_id = $2 AND read = FALSE",
         &[text(id), text(user_id)],
@@ -53,14 +54,14 @@ pub fn mark_read(tx: &Transaction, user_id: &str, id: Uuid) -> Result<u64, ApiEr
 }
 
 /// Marks every unread notification of the user read; the number changed.
-pub fn mark_all_read(tx: &Transaction, user_id: &str) -> Result<u64, ApiError> {
+pub fn mark_all_read(tx: &Transaction, user_id: &str) -> Result<u64, StoreError> {
     Ok(tx.execute(
         "UPDATE notification SET read = TRUE WHERE user_id = $1 AND read = FALSE",
         &[text(user_id)],
     )?)
 }
 
-pub fn unread_count(db: &impl Db, user_id: &str) -> Result<u64, ApiError> {
+pub fn unread_count(db: &impl Db, user_id: &str) -> Result<u64, StoreError> {
     let rows = db.query(
         "SELECT COUNT(*) FROM notification WHERE user_id = $1 AND read = FALSE",
         &[text(user_id)],
@@ -69,7 +70,7 @@ pub fn unread_count(db: &impl Db, user_id: &str) -> Result<u64, ApiError> {
 }
 
 /// A row of `NOTIFICATION_COLUMNS`.
-fn decode(row: &[Value]) -> Result<Notification, ApiError> {
+fn decode(row: &[Value]) -> Result<Notification, StoreError> {
     let mut cells = Cells::new(row);
     Ok(Notification {
         id: cells.parsed(Uuid::parse_str)?,

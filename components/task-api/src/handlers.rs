@@ -15,10 +15,10 @@ use todo_domain::time::now_utc;
 use todo_domain::{
     ApiError, ErrorCode, FieldError, HistoryQuery, ListQuery, NewTask, TaskChange, TaskPatch,
 };
-use todo_guest::db::Autocommit;
-use todo_guest::http::{json, json_text, no_content, Context};
-use todo_guest::sql::{self, Transaction};
-use todo_guest::{encode, tasks};
+use todo_guest::db::{self, Autocommit};
+use todo_guest::http::{encode, json, json_text, no_content, Context};
+use todo_guest::sql::Transaction;
+use todo_guest::{tasks, tx};
 use uuid::Uuid;
 
 /// A task id from the path.
@@ -79,7 +79,7 @@ fn create_once(
     new: NewTask,
     idempotency: Option<&Idempotency>,
 ) -> Result<Response, ApiError> {
-    let tx = sql::begin()?;
+    let tx = db::begin()?;
     if let Some(idempotency) = idempotency {
         if let Some(stored) = store::find_response(&tx, &ctx.user_id, idempotency.key)? {
             return if stored.request_hash == idempotency.request_hash {
@@ -101,7 +101,7 @@ fn create_once(
         };
         store::save_response(&tx, &ctx.user_id, idempotency.key, &response, now)?;
     }
-    tx.commit()?;
+    tx::commit(tx)?;
     Ok(json_text(201, body))
 }
 
@@ -136,7 +136,7 @@ pub fn complete(ctx: &Context, req: &Request, id: &str) -> Result<Response, ApiE
 
 /// Applies a patch; one that changes nothing writes nothing and returns the task.
 fn change(ctx: &Context, id: Uuid, patch: TaskPatch) -> Result<Response, ApiError> {
-    let tx = sql::begin()?;
+    let tx = db::begin()?;
     let before = tasks::find_task(&tx, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
     let now = now_utc();
     let (after, changes) = before.apply(patch, now);
@@ -146,17 +146,17 @@ fn change(ctx: &Context, id: Uuid, patch: TaskPatch) -> Result<Response, ApiErro
     }
     tasks::update_task(&tx, &ctx.user_id, &after, changes.get("tags").is_some())?;
     record(&tx, &TaskChange::updated(&ctx.user_id, after, changes), now)?;
-    tx.commit()?;
+    tx::commit(tx)?;
     Ok(response)
 }
 
 pub fn delete(ctx: &Context, id: &str) -> Result<Response, ApiError> {
     let id = parse_id(id)?;
-    let tx = sql::begin()?;
+    let tx = db::begin()?;
     let task = tasks::find_task(&tx, &ctx.user_id, id)?.ok_or_else(ApiError::not_found)?;
     tasks::delete_task(&tx, &ctx.user_id, id)?;
     record(&tx, &TaskChange::deleted(&ctx.user_id, task), now_utc())?;
-    tx.commit()?;
+    tx::commit(tx)?;
     Ok(no_content())
 }
 
@@ -173,5 +173,6 @@ pub fn history(ctx: &Context, req: &Request, id: &str) -> Result<Response, ApiEr
 
 /// Writes the audit row and publishes both events, sharing one event id.
 fn record(tx: &Transaction, change: &TaskChange, at: DateTime<Utc>) -> Result<(), ApiError> {
-    tasks::record(tx, SOURCE, change, at).map(drop)
+    tasks::record(tx, SOURCE, change, at)?;
+    Ok(())
 }

@@ -6,14 +6,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value as Json;
 use todo_domain::time::format_utc;
-use todo_domain::{ApiError, ListQuery, Task};
+use todo_domain::{ListQuery, Task};
 use todo_guest::db::{self, corrupt, text, Autocommit, Cells, Db};
 use todo_guest::sql::{Transaction, Value};
 use todo_guest::tasks::{decode_task, TASK_COLUMNS};
+use todo_guest::StoreError;
 use uuid::Uuid;
 
 /// The rows of `query` (one more than a page; see `ListQuery::page`).
-pub fn list_tasks(user_id: &str, query: &ListQuery) -> Result<Vec<Task>, ApiError> {
+pub fn list_tasks(user_id: &str, query: &ListQuery) -> Result<Vec<Task>, StoreError> {
     let mut fragment = query.to_sql(user_id);
     fragment.sql = format!("SELECT {TASK_COLUMNS} FROM task {}", fragment.sql);
     db::select(&Autocommit, fragment, decode_task)
@@ -30,7 +31,7 @@ pub struct HistoryEntry {
 }
 
 /// The task's audit rows, oldest first; readable after the task's deletion.
-pub fn history(user_id: &str, task_id: Uuid, limit: u32) -> Result<Vec<HistoryEntry>, ApiError> {
+pub fn history(user_id: &str, task_id: Uuid, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
     let rows = Autocommit.query(
         "SELECT event_id, event_type, changed_fields, snapshot, occurred_at FROM task_event \
          WHERE task_id = $1 AND user_id = $2 ORDER BY version LIMIT $3",
@@ -68,7 +69,7 @@ pub fn find_response(
     tx: &Transaction,
     user_id: &str,
     key: &str,
-) -> Result<Option<StoredResponse>, ApiError> {
+) -> Result<Option<StoredResponse>, StoreError> {
     let rows = tx.query(
         "SELECT request_hash, status, response_body FROM idempotency_key WHERE user_id = $1 AND key = $2",
         &[text(user_id), text(key)],
@@ -90,7 +91,7 @@ pub fn save_response(
     key: &str,
     response: &StoredResponse,
     at: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO idempotency_key (user_id, key, request_hash, status, response_body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -1,56 +1,69 @@
-//! Statements inside or outside a transaction, values to bind, and decoding
-//! rows column by column.
+//! The "default" database (opened once per instance), statements inside or
+//! outside a transaction, values to bind, and decoding rows column by column.
 
-use crate::log;
-use crate::sql::{self, RowSet, Transaction, Value};
+use crate::sql::{Database, RowSet, Transaction, Value};
+use crate::{StoreError, DEFAULT_LABEL};
 use std::fmt::Display;
-use todo_domain::{ApiError, ErrorCode, SqlFragment, SqlParam};
+use std::sync::OnceLock;
+use todo_domain::{SqlFragment, SqlParam};
+
+static DATABASE: OnceLock<Database> = OnceLock::new();
+
+/// The application's database (label "default"), opened on first use and
+/// kept for the rest of the instance (each request, event or tick gets a
+/// fresh instance). Failing to open it is an error like any other; the next
+/// call tries again.
+pub fn database() -> Result<&'static Database, StoreError> {
+    if let Some(db) = DATABASE.get() {
+        return Ok(db);
+    }
+    let db = Database::open(DEFAULT_LABEL)?;
+    Ok(DATABASE.get_or_init(|| db))
+}
+
+/// Opens a transaction on the application's database. Dropping it without
+/// `tx::commit` rolls it back.
+pub fn begin() -> Result<Transaction, StoreError> {
+    Ok(database()?.begin()?)
+}
 
 /// Runs statements inside a transaction, or each on its own.
 pub trait Db {
-    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, sql::Error>;
-    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, sql::Error>;
+    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, StoreError>;
+    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, StoreError>;
 }
 
 impl Db for Transaction {
-    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, sql::Error> {
-        Transaction::query(self, statement, params)
+    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, StoreError> {
+        Ok(Transaction::query(self, statement, params)?)
     }
 
-    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, sql::Error> {
-        Transaction::execute(self, statement, params)
+    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, StoreError> {
+        Ok(Transaction::execute(self, statement, params)?)
     }
 }
 
-/// Statements outside a transaction, each committed on its own.
+impl Db for Database {
+    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, StoreError> {
+        Ok(Database::query(self, statement, params)?)
+    }
+
+    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, StoreError> {
+        Ok(Database::execute(self, statement, params)?)
+    }
+}
+
+/// Statements outside a transaction on the application's database, each
+/// committed on its own.
 pub struct Autocommit;
 
 impl Db for Autocommit {
-    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, sql::Error> {
-        sql::query(statement, params)
+    fn query(&self, statement: &str, params: &[Value]) -> Result<RowSet, StoreError> {
+        Db::query(database()?, statement, params)
     }
 
-    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, sql::Error> {
-        sql::execute(statement, params)
-    }
-}
-
-impl From<sql::Error> for ApiError {
-    fn from(err: sql::Error) -> Self {
-        log::line(format_args!("sql error: {err:?}"));
-        match err {
-            // The unique (task_id, version) or idempotency key of a concurrent
-            // request, or another unique key (a task's next occurrence).
-            sql::Error::ConstraintViolation(_) => ApiError::new(
-                ErrorCode::Conflict,
-                "the task was changed by a concurrent request; retry",
-            ),
-            sql::Error::Unavailable(_) => ApiError::new(
-                ErrorCode::Unavailable,
-                "the database is unavailable; retry later",
-            ),
-            _ => ApiError::internal("database error"),
-        }
+    fn execute(&self, statement: &str, params: &[Value]) -> Result<u64, StoreError> {
+        Db::execute(database()?, statement, params)
     }
 }
 
@@ -68,8 +81,8 @@ impl From<SqlParam> for Value {
 pub fn select<T>(
     db: &impl Db,
     fragment: SqlFragment,
-    decode: impl FnMut(&[Value]) -> Result<T, ApiError>,
-) -> Result<Vec<T>, ApiError> {
+    decode: impl FnMut(&[Value]) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let params: Vec<Value> = fragment.params.into_iter().map(Value::from).collect();
     let rows = db.query(&fragment.sql, &params)?;
     rows.rows.iter().map(Vec::as_slice).map(decode).collect()
@@ -93,13 +106,13 @@ impl<'a> Cells<'a> {
         Self { values: row.iter() }
     }
 
-    fn next(&mut self) -> Result<&'a Value, ApiError> {
+    fn next(&mut self) -> Result<&'a Value, StoreError> {
         self.values
             .next()
             .ok_or_else(|| corrupt("a column is missing"))
     }
 
-    pub fn opt_text(&mut self) -> Result<Option<&'a str>, ApiError> {
+    pub fn opt_text(&mut self) -> Result<Option<&'a str>, StoreError> {
         match self.next()? {
             Value::Null => Ok(None),
             Value::Text(text) => Ok(Some(text)),
@@ -107,12 +120,12 @@ impl<'a> Cells<'a> {
         }
     }
 
-    pub fn text(&mut self) -> Result<&'a str, ApiError> {
+    pub fn text(&mut self) -> Result<&'a str, StoreError> {
         self.opt_text()?.ok_or_else(|| corrupt("unexpected NULL"))
     }
 
     /// BOOLEAN columns come back as booleans; 0 and 1 are accepted too.
-    pub fn boolean(&mut self) -> Result<bool, ApiError> {
+    pub fn boolean(&mut self) -> Result<bool, StoreError> {
         match self.next()? {
             Value::Boolean(b) => Ok(*b),
             Value::Integer(0) => Ok(false),
@@ -121,7 +134,7 @@ impl<'a> Cells<'a> {
         }
     }
 
-    pub fn integer(&mut self) -> Result<i64, ApiError> {
+    pub fn integer(&mut self) -> Result<i64, StoreError> {
         match self.next()? {
             Value::Integer(n) => Ok(*n),
             other => Err(corrupt(format!("expected an integer, got {other:?}"))),
@@ -131,30 +144,74 @@ impl<'a> Cells<'a> {
     pub fn parsed<T, E: Display>(
         &mut self,
         parse: impl FnOnce(&'a str) -> Result<T, E>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StoreError> {
         parse(self.text()?).map_err(corrupt)
     }
 
     pub fn opt_parsed<T, E: Display>(
         &mut self,
         parse: impl FnOnce(&'a str) -> Result<T, E>,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<T>, StoreError> {
         self.opt_text()?.map(parse).transpose().map_err(corrupt)
     }
 }
 
-/// A stored value this code cannot read: logged, and an internal error.
-pub fn corrupt(detail: impl Display) -> ApiError {
-    log::line(format_args!("unreadable row: {detail}"));
-    ApiError::internal("stored data is unreadable")
+/// A stored value this code cannot read (`StoreError::Corrupt`).
+pub fn corrupt(detail: impl Display) -> StoreError {
+    StoreError::corrupt(detail)
 }
 
 /// A count from `SELECT COUNT(*)`: an integer (or, on some backends, a
 /// numeric text).
-pub fn count(rows: &RowSet) -> Result<u64, ApiError> {
+pub fn count(rows: &RowSet) -> Result<u64, StoreError> {
     match rows.rows.first().and_then(|row| row.first()) {
         Some(Value::Integer(n)) => u64::try_from(*n).map_err(corrupt),
         Some(Value::Text(n)) => n.parse().map_err(corrupt),
         other => Err(corrupt(format!("expected a count, got {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(value: Value) -> RowSet {
+        RowSet {
+            columns: vec!["count".into()],
+            rows: vec![vec![value]],
+        }
+    }
+
+    #[test]
+    fn counts_are_integers_or_numeric_text() {
+        assert_eq!(count(&rows(Value::Integer(3))), Ok(3));
+        assert_eq!(count(&rows(text("7"))), Ok(7));
+        for bad in [Value::Integer(-1), text("x"), Value::Null] {
+            assert!(matches!(count(&rows(bad)), Err(StoreError::Corrupt(_))));
+        }
+    }
+
+    #[test]
+    fn cells_read_in_order_and_report_what_is_wrong() {
+        let row = [
+            text("a"),
+            Value::Null,
+            Value::Boolean(true),
+            Value::Integer(4),
+        ];
+        let mut cells = Cells::new(&row);
+        assert_eq!(cells.text(), Ok("a"));
+        assert_eq!(cells.opt_text(), Ok(None));
+        assert_eq!(cells.boolean(), Ok(true));
+        assert_eq!(cells.integer(), Ok(4));
+        assert_eq!(
+            cells.text(),
+            Err(StoreError::Corrupt("a column is missing".into()))
+        );
+        let mut cells = Cells::new(&row[1..]);
+        assert_eq!(
+            cells.text(),
+            Err(StoreError::Corrupt("unexpected NULL".into()))
+        );
     }
 }

@@ -1,9 +1,12 @@
 //! What every component of the todo system shares, so that no component
-//! carries its own copy: the bindings of the `todo:platform/platform` world
-//! (generated here, once), row decoding, transactions, CloudEvents through
-//! the transactional outbox, the consumers' `processed_event` dedup, the
-//! task persistence of the Task API and the recurring handler, and — with
-//! the `http` feature — the JSON plumbing of HTTP components (spin-sdk).
+//! carries its own copy: the bindings of the `todo:platform/platform@0.2.0`
+//! world (generated here, once), the handles of the "default" database and
+//! state store, the persistence error `StoreError`, row decoding,
+//! transactions, typed times, CloudEvents (on their own through `pubsub`,
+//! inside a transaction through `outbox`), the consumers' `processed_event`
+//! dedup, the task persistence of the Task API and the recurring handler,
+//! and — with the `http` feature — the JSON plumbing of HTTP components
+//! (spin-sdk), where `StoreError` becomes the API's `ApiError`.
 //!
 //! A component that also exports a world (an event handler, a scheduled job)
 //! generates only its exports, with the imports mapped to these bindings:
@@ -14,6 +17,8 @@
 wit_bindgen::generate!({
     world: "todo:platform/platform",
     path: "../../wit",
+    // `types.timestamp` is wall-clock's `datetime`; only the type is used.
+    with: { "wasi:clocks/wall-clock@0.2.12": generate },
 });
 
 /// Generates a component's exports of `world` (a world of `wit/`, for a crate
@@ -25,31 +30,38 @@ macro_rules! generate_exports {
             world: $world,
             path: "../../wit",
             with: {
-                "todo:platform/sql@0.1.0": todo_guest::todo::platform::sql,
-                "todo:platform/state@0.1.0": todo_guest::todo::platform::state,
-                "todo:platform/pubsub@0.1.0": todo_guest::todo::platform::pubsub,
-                "todo:platform/types@0.1.0": todo_guest::todo::platform::types,
+                "wasi:clocks/wall-clock@0.2.12": todo_guest::wasi::clocks::wall_clock,
+                "todo:platform/types@0.2.0": todo_guest::todo::platform::types,
+                "todo:platform/sql@0.2.0": todo_guest::todo::platform::sql,
+                "todo:platform/state@0.2.0": todo_guest::todo::platform::state,
+                "todo:platform/pubsub@0.2.0": todo_guest::todo::platform::pubsub,
+                "todo:platform/outbox@0.2.0": todo_guest::todo::platform::outbox,
             },
         });
     };
 }
 
 pub mod db;
+pub mod error;
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod kv;
 pub mod log;
 pub mod processed;
 pub mod tasks;
+pub mod time;
 pub mod tx;
 
-pub use todo::platform::{pubsub, sql, state, types};
+pub use error::{Backend, StoreError};
+pub use todo::platform::{outbox, pubsub, sql, state, types};
 
 use serde::Serialize;
-use todo_domain::ApiError;
 
-/// JSON text of `value`; failing to encode is an internal error.
-pub fn encode(value: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(value)
-        .map_err(|err| ApiError::internal(format!("could not encode JSON: {err}")))
+/// The label of the application's own database and state store.
+pub const DEFAULT_LABEL: &str = "default";
+
+/// JSON text of `value`, to store or publish.
+pub fn encode(value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Encode(err.to_string()))
 }

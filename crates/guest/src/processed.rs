@@ -2,9 +2,9 @@
 
 use crate::db::text;
 use crate::sql::Transaction;
+use crate::StoreError;
 use chrono::{DateTime, Utc};
 use todo_domain::time::format_utc;
-use todo_domain::ApiError;
 
 /// Marks `event_id` processed by `consumer` inside `tx`: `true` the first
 /// time, `false` when it already was (a redelivery), in which case the
@@ -16,7 +16,7 @@ pub fn first_delivery(
     event_id: &str,
     consumer: &str,
     at: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     // ON CONFLICT DO NOTHING rather than catching the violation: on
     // PostgreSQL a failed statement aborts the whole transaction.
     let inserted = tx.execute(

@@ -4,19 +4,19 @@
 //! Every statement is scoped by user id.
 
 use crate::db::{opt_text, text, Cells, Db};
-use crate::encode;
 use crate::events::publish_task_change;
 use crate::sql::{Transaction, Value};
+use crate::{encode, StoreError};
 use chrono::{DateTime, Utc};
 use todo_domain::time::{format_utc, parse_utc};
-use todo_domain::{ApiError, Task, TaskChange};
+use todo_domain::{Task, TaskChange};
 use uuid::Uuid;
 
 /// Selected in this order by `decode_task`.
 pub const TASK_COLUMNS: &str = "id, title, description, completed, priority, tags, due_date, \
                                 recurrence_pattern, parent_task_id, created_at, updated_at";
 
-pub fn find_task(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Task>, ApiError> {
+pub fn find_task(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
     let rows = db.query(
         &format!("SELECT {TASK_COLUMNS} FROM task WHERE id = $1 AND user_id = $2"),
         &[text(id), text(user_id)],
@@ -25,7 +25,7 @@ pub fn find_task(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Task>, 
 }
 
 /// `$1..$12` of the task's row, for both insert and update.
-fn task_values(user_id: &str, task: &Task) -> Result<Vec<Value>, ApiError> {
+fn task_values(user_id: &str, task: &Task) -> Result<Vec<Value>, StoreError> {
     let recurrence = task.recurrence_pattern.map(|p| encode(&p)).transpose()?;
     Ok(vec![
         text(task.id),
@@ -44,8 +44,9 @@ fn task_values(user_id: &str, task: &Task) -> Result<Vec<Value>, ApiError> {
 }
 
 /// Inserts the task and its tag rows. A second next occurrence of one task
-/// (the unique `parent_task_id`) is refused as `Conflict`.
-pub fn insert_task(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), ApiError> {
+/// is refused by the unique index `task_one_next_occurrence` (on
+/// `parent_task_id`): a `StoreError::Constraint` of that name.
+pub fn insert_task(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO task (id, user_id, title, description, completed, priority, tags, due_date, \
          recurrence_pattern, parent_task_id, created_at, updated_at) \
@@ -55,13 +56,14 @@ pub fn insert_task(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), A
     insert_tags(tx, user_id, task)
 }
 
-/// Writes every column of an existing task, and its tag rows if they changed.
+/// Writes every column of an existing task, and its tag rows if they
+/// changed; `NotFound("task")` when the user has no such task.
 pub fn update_task(
     tx: &Transaction,
     user_id: &str,
     task: &Task,
     tags_changed: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let updated = tx.execute(
         "UPDATE task SET title = $3, description = $4, completed = $5, priority = $6, tags = $7, \
          due_date = $8, recurrence_pattern = $9, parent_task_id = $10, created_at = $11, updated_at = $12 \
@@ -69,7 +71,7 @@ pub fn update_task(
         &task_values(user_id, task)?,
     )?;
     if updated == 0 {
-        return Err(ApiError::not_found());
+        return Err(StoreError::NotFound("task"));
     }
     if tags_changed {
         delete_tags(tx, task.id)?;
@@ -78,7 +80,9 @@ pub fn update_task(
     Ok(())
 }
 
-pub fn delete_task(tx: &Transaction, user_id: &str, id: Uuid) -> Result<(), ApiError> {
+/// Deletes the task and its tag rows; `NotFound("task")` when the user has
+/// no such task.
+pub fn delete_task(tx: &Transaction, user_id: &str, id: Uuid) -> Result<(), StoreError> {
     // Explicitly: SQLite enforces ON DELETE CASCADE only with foreign keys on.
     delete_tags(tx, id)?;
     let deleted = tx.execute(
@@ -86,18 +90,18 @@ pub fn delete_task(tx: &Transaction, user_id: &str, id: Uuid) -> Result<(), ApiE
         &[text(id), text(user_id)],
     )?;
     if deleted == 0 {
-        return Err(ApiError::not_found());
+        return Err(StoreError::NotFound("task"));
     }
     Ok(())
 }
 
-fn delete_tags(tx: &Transaction, task_id: Uuid) -> Result<(), ApiError> {
+fn delete_tags(tx: &Transaction, task_id: Uuid) -> Result<(), StoreError> {
     tx.execute("DELETE FROM task_tag WHERE task_id = $1", &[text(task_id)])?;
     Ok(())
 }
 
 /// One multi-row insert: `($1, $2, $3), ($1, $2, $4), ...`.
-fn insert_tags(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), ApiError> {
+fn insert_tags(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), StoreError> {
     if task.tags.is_empty() {
         return Ok(());
     }
@@ -124,7 +128,7 @@ pub fn insert_audit(
     change: &TaskChange,
     event_id: Uuid,
     at: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO task_event (event_id, task_id, user_id, version, event_type, changed_fields, snapshot, occurred_at) \
          VALUES ($1, $2, $3, (SELECT COALESCE(MAX(version), 0) + 1 FROM task_event WHERE task_id = $2), $4, $5, $6, $7)",
@@ -150,7 +154,7 @@ pub fn record(
     source: &str,
     change: &TaskChange,
     at: DateTime<Utc>,
-) -> Result<Uuid, ApiError> {
+) -> Result<Uuid, StoreError> {
     let event_id = Uuid::new_v4();
     insert_audit(tx, change, event_id, at)?;
     publish_task_change(tx, source, change, event_id, at)?;
@@ -165,13 +169,13 @@ pub fn create_task(
     user_id: &str,
     task: &Task,
     at: DateTime<Utc>,
-) -> Result<Uuid, ApiError> {
+) -> Result<Uuid, StoreError> {
     insert_task(tx, user_id, task)?;
     record(tx, source, &TaskChange::created(user_id, task.clone()), at)
 }
 
 /// A row of `TASK_COLUMNS`.
-pub fn decode_task(row: &[Value]) -> Result<Task, ApiError> {
+pub fn decode_task(row: &[Value]) -> Result<Task, StoreError> {
     let mut cells = Cells::new(row);
     // Fields are read in TASK_COLUMNS order (struct expressions evaluate in order).
     Ok(Task {
@@ -192,7 +196,7 @@ pub fn decode_task(row: &[Value]) -> Result<Task, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use todo_domain::{ErrorCode, NewTask};
+    use todo_domain::NewTask;
 
     fn task() -> Task {
         let body = br#"{"title": "t", "description": "d", "priority": "high", "tags": ["a", "b"],
@@ -231,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_rows_are_internal_errors() {
+    fn unreadable_rows_are_corrupt() {
         let good = row_of(&task());
         let broken = [
             (3, Value::Integer(2)),
@@ -243,15 +247,14 @@ mod tests {
         for (column, value) in broken {
             let mut row = good.clone();
             row[column] = value;
-            assert_eq!(
-                decode_task(&row).unwrap_err().code,
-                ErrorCode::Internal,
+            assert!(
+                matches!(decode_task(&row), Err(StoreError::Corrupt(_))),
                 "column {column}"
             );
         }
         assert_eq!(
-            decode_task(&good[..10]).unwrap_err().code,
-            ErrorCode::Internal
+            decode_task(&good[..10]),
+            Err(StoreError::Corrupt("a column is missing".into()))
         );
     }
 }
