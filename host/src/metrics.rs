@@ -71,6 +71,7 @@ pub struct Metrics {
     pub delivery_lag_seconds: Family<Subscription, Histogram, fn() -> Histogram>,
     pub sse_streams: Gauge,
     pub swaps: Family<Component, Counter>,
+    pub swap_refusals: Family<Component, Counter>,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -87,6 +88,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         delivery_lag_seconds: Family::new_with_constructor(latency_buckets),
         sse_streams: Gauge::default(),
         swaps: Family::default(),
+        swap_refusals: Family::default(),
         registry: Registry::default(),
     };
     registry.register("http_requests", "HTTP requests served by components", m.requests.clone());
@@ -108,6 +110,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     );
     registry.register("sse_streams", "Open Server-Sent Events streams", m.sse_streams.clone());
     registry.register("component_swaps", "Hot swaps of a component's active version", m.swaps.clone());
+    registry.register(
+        "component_swap_refusals",
+        "New component versions refused (did not compile, or did not fit the component's worlds)",
+        m.swap_refusals.clone(),
+    );
     Metrics { registry, ..m }
 });
 

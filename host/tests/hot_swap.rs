@@ -204,8 +204,15 @@ async fn watch_swaps_in_a_changed_component_file() {
     std::fs::write(&source, &v2).unwrap();
     host.eventually(Duration::from_secs(20), || async { (version().await == "v2").then_some(()) }).await;
 
-    // A broken file is refused; v2 keeps serving.
+    // A broken file is refused (the watcher saw it and said so); v2 keeps serving.
+    let refusals = || host.metric("todo_component_swap_refusals_total{component=\"test-guest\"}");
+    assert_eq!(refusals().await, 0.0);
     std::fs::write(&source, b"garbage").unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    host.eventually_or(
+        Duration::from_secs(20),
+        || async { (refusals().await >= 1.0).then_some(()) },
+        || "the watcher never refused the garbage file".into(),
+    )
+    .await;
     assert_eq!(version().await, "v2");
 }

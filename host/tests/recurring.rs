@@ -141,3 +141,39 @@ async fn malformed_task_events_are_dead_lettered() {
     // The handler carries on with the next events.
     alice.settle().await;
 }
+
+#[tokio::test]
+async fn another_constraint_is_retried_then_dead_lettered_not_taken_for_done() {
+    let host = Host::start();
+    let alice = Api::new(&host, "alice");
+    // A constraint the next occurrence must break: one task per title and user.
+    let res = client("alice")
+        .post(host.url("/test/sql"))
+        .body("CREATE UNIQUE INDEX test_one_title ON task (user_id, title)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let task = alice.create(json!({ "title": "Only once", "recurrence_pattern": {"frequency": "daily", "interval": 1} })).await;
+    let id = id_of(&task);
+    alice.complete(&id, true).await;
+    let completion = alice.history(&id).await.into_iter().find(|h| h["event_type"] == "task.completed").unwrap();
+    let event_id = completion["event_id"].as_str().unwrap().to_owned();
+
+    let letters = host
+        .eventually_or(
+            EVENT_WAIT,
+            || async {
+                let letters = host.dead_letters("task-events").await;
+                letters.iter().any(|l| l["event_id"] == event_id.as_str()).then_some(letters)
+            },
+            || format!("the completion {event_id} was not dead-lettered"),
+        )
+        .await;
+    if !distributed() {
+        let letter = letters.iter().find(|l| l["event_id"] == event_id.as_str()).unwrap();
+        assert_eq!(letter["subscription"], "recurring-handler.task-events");
+        assert!(letter["reason"].as_str().unwrap().contains("after 3 attempts"), "{letter}");
+    }
+    assert_eq!(alice.children(&id).await, Vec::<Value>::new(), "no next occurrence was committed");
+}

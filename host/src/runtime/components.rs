@@ -147,7 +147,11 @@ impl Components {
     pub async fn push(self: &Arc<Self>, id: &str, bytes: Vec<u8>, source: String, activate: bool) -> anyhow::Result<VersionInfo> {
         let roles = self.slot(id)?.roles;
         let (this, owned_id) = (self.clone(), id.to_owned());
-        let loaded = tokio::task::spawn_blocking(move || this.compile(&owned_id, &bytes, roles)).await??;
+        let loaded = tokio::task::spawn_blocking(move || this.compile(&owned_id, &bytes, roles)).await?;
+        let loaded = loaded.inspect_err(|_| {
+            let labels = crate::metrics::Component { component: id.to_owned() };
+            crate::metrics::METRICS.swap_refusals.get_or_create(&labels).inc();
+        })?;
         let slot = self.slot(id)?;
         let sha256 = slot.add(loaded, source);
         if activate {

@@ -47,13 +47,22 @@ pub fn build_components() {
 /// spin.toml (with short retry backoffs, and the reminder checker's schedule
 /// `@every 1h` so that it only runs when a test runs it with `Host::job`),
 /// plus the test component on `/test/...`, subscribed to `test`,
-/// `task-events` and `reminders` and ticking every second.
-pub fn manifest(test_guest: &Path) -> String {
+/// `task-events` and `reminders` and ticking every second, granted every
+/// store and topic and the outbound hosts of `options`.
+pub fn manifest(options: &Options) -> String {
+    let outbound: Vec<String> = options.test_guest_outbound.iter().map(|h| format!("{h:?}")).collect();
     format!(
         r#"
 spin_manifest_version = 2
 [application]
 name = "todo-test"
+[application.tool.todo]
+migrations = "migrations"
+
+[[trigger.sse]]
+route = "/api/stream/tasks"
+topic = "task-updates"
+user_attribute = "partitionkey"
 
 [[trigger.http]]
 route = "/api/todos/..."
@@ -111,24 +120,42 @@ component = "reminder-checker"
 
 [component.task-api]
 source = "{}"
+[component.task-api.tool.todo]
+sql_databases = ["default"]
+publish_topics = ["task-events", "task-updates"]
 
 [component.notification-handler]
 source = "{}"
+[component.notification-handler.tool.todo]
+sql_databases = ["default"]
+publish_topics = ["task-updates"]
 
 [component.recurring-handler]
 source = "{}"
+[component.recurring-handler.tool.todo]
+sql_databases = ["default"]
+publish_topics = ["task-events", "task-updates"]
 
 [component.reminder-checker]
 source = "{}"
+[component.reminder-checker.tool.todo]
+sql_databases = ["default"]
+state_stores = ["default"]
+publish_topics = ["reminders"]
 
 [component.test-guest]
 source = "{}"
+allowed_outbound_hosts = [{}]
+[component.test-guest.tool.todo]
+{}
 "#,
         wasm("task-api").display(),
         wasm("notification-handler").display(),
         wasm("recurring-handler").display(),
         wasm("reminder-checker").display(),
-        test_guest.display()
+        options.test_guest.display(),
+        outbound.join(", "),
+        options.test_guest_grants
     )
 }
 
@@ -147,7 +174,16 @@ pub struct Options {
     pub dapr_cron: bool,
     /// More environment for `todo-host up`.
     pub env: Vec<(String, String)>,
+    /// The test component's `allowed_outbound_hosts`.
+    pub test_guest_outbound: Vec<String>,
+    /// `--transaction-timeout-ms`.
+    pub transaction_timeout_ms: u64,
+    /// The test component's `[component.test-guest.tool.todo]` grants.
+    pub test_guest_grants: String,
 }
+
+/// Everything: the default database and store, any topic.
+pub const ALL_GRANTS: &str = "sql_databases = [\"default\"]\nstate_stores = [\"default\"]\npublish_topics = [\"*\"]";
 
 impl Default for Options {
     fn default() -> Self {
@@ -160,6 +196,9 @@ impl Default for Options {
             cluster: None,
             dapr_cron: false,
             env: Vec::new(),
+            test_guest_outbound: Vec::new(),
+            transaction_timeout_ms: 5_000,
+            test_guest_grants: ALL_GRANTS.into(),
         }
     }
 }
@@ -303,7 +342,7 @@ impl Host {
     pub fn start_with(options: Options) -> Host {
         build_components();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("spin.toml"), manifest(&options.test_guest)).unwrap();
+        std::fs::write(dir.path().join("spin.toml"), manifest(&options)).unwrap();
         std::fs::create_dir_all(dir.path().join("static/assets")).unwrap();
         std::fs::write(dir.path().join("static/index.html"), "<!doctype html><title>todo</title>").unwrap();
         std::fs::write(dir.path().join("static/assets/app.js"), "console.log('todo')").unwrap();
@@ -370,6 +409,8 @@ impl Host {
             .arg(self.options.guest_timeout_ms.to_string())
             .arg("--guest-memory-mb")
             .arg(self.options.guest_memory_mb.to_string())
+            .arg("--transaction-timeout-ms")
+            .arg(self.options.transaction_timeout_ms.to_string())
             .env("TODO_JWT_SECRET", SECRET)
             .env("RUST_LOG", "info,todo_host=debug")
             .envs(self.options.env.iter().cloned())
@@ -480,7 +521,17 @@ impl Host {
     }
 
     /// Polls `check` until it returns Some, for at most `timeout`.
-    pub async fn eventually<T, F, Fut>(&self, timeout: Duration, mut check: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, timeout: Duration, check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        self.eventually_or(timeout, check, || "the condition was not met".to_owned()).await
+    }
+
+    /// As `eventually`, and on a timeout fails with what `explain` says is
+    /// still missing.
+    pub async fn eventually_or<T, F, Fut>(&self, timeout: Duration, mut check: F, explain: impl Fn() -> String) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
@@ -490,7 +541,7 @@ impl Host {
             if let Some(value) = check().await {
                 return value;
             }
-            assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+            assert!(Instant::now() < deadline, "not within {timeout:?}: {}", explain());
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -510,6 +561,38 @@ impl Drop for Host {
             }
         }
     }
+}
+
+/// Runs `todo-host up` on the test manifest of `options` and expects it to
+/// refuse to start: returns what it printed on stderr.
+pub fn refused_start(options: &Options) -> String {
+    build_components();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spin.toml"), manifest(options)).unwrap();
+    copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_todo-host"))
+        .args(["up", "--listen", "127.0.0.1:0", "-f"])
+        .arg(dir.path().join("spin.toml"))
+        .env("TODO_JWT_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("todo-host kept running on a manifest it should refuse");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "todo-host exited successfully: {stderr}");
+    stderr
 }
 
 /// Creates an empty database on the PostgreSQL server at `server` (a URL
