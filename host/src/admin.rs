@@ -1,8 +1,11 @@
 //! The admin API, on a listener of its own (off unless `--admin-listen`),
 //! guarded by the `TODO_ADMIN_TOKEN` bearer token: list components and
-//! their versions, push a new version, activate one, roll back.
+//! their versions, push a new version, activate one, roll back. A refusal
+//! answers by cause: 400 (a malformed request), 404 (no such component or
+//! version), 409 (ambiguous, or nothing to roll back to), 422 (the version
+//! does not compile or fit), 500 (the host failed).
 
-use crate::runtime::components::Components;
+use crate::runtime::{components::Components, versions::SwapError};
 use crate::triggers::http::error;
 use axum::{
     body::Bytes,
@@ -64,12 +67,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Unknown components are 404s; anything else the host refuses is a 422.
-fn refused(e: anyhow::Error, components: &Components, id: &str) -> Response {
-    if components.get(id).is_none() {
-        return error(StatusCode::NOT_FOUND, "not_found", format!("no component {id:?}"));
-    }
-    error(StatusCode::UNPROCESSABLE_ENTITY, "refused", format!("{e:#}"))
+/// The answer to a refused swap, by cause.
+fn refused(e: SwapError) -> Response {
+    let (status, code) = match &e {
+        SwapError::NoSuchComponent(_) | SwapError::NoSuchVersion(_) => (StatusCode::NOT_FOUND, "not_found"),
+        SwapError::ShortHash => (StatusCode::BAD_REQUEST, "bad_request"),
+        SwapError::Ambiguous(_) | SwapError::NoEarlierVersion(_) => (StatusCode::CONFLICT, "conflict"),
+        SwapError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+        SwapError::Internal(_) => {
+            tracing::error!(error = %e, "admin API");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    };
+    error(status, code, e.to_string())
 }
 
 async fn list(State(admin): State<Admin>) -> Response {
@@ -89,25 +99,30 @@ fn yes() -> bool {
 async fn push(State(admin): State<Admin>, Path(id): Path<String>, Query(q): Query<PushQuery>, body: Bytes) -> Response {
     match admin.components.push(&id, body.to_vec(), "admin upload".into(), q.activate).await {
         Ok(version) => (StatusCode::CREATED, Json(version)).into_response(),
-        Err(e) => refused(e, &admin.components, &id),
+        Err(e) => refused(e),
     }
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Activate {
     sha256: String,
 }
 
-async fn activate(State(admin): State<Admin>, Path(id): Path<String>, Json(body): Json<Activate>) -> Response {
+async fn activate(State(admin): State<Admin>, Path(id): Path<String>, body: Bytes) -> Response {
+    let body: Activate = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"sha256\": \"...\"}}: {e}")),
+    };
     match admin.components.activate(&id, &body.sha256) {
         Ok(version) => Json(version).into_response(),
-        Err(e) => refused(e, &admin.components, &id),
+        Err(e) => refused(e),
     }
 }
 
 async fn rollback(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
     match admin.components.rollback(&id) {
         Ok(version) => Json(version).into_response(),
-        Err(e) => refused(e, &admin.components, &id),
+        Err(e) => refused(e),
     }
 }

@@ -182,6 +182,21 @@ async fn broken_versions_are_refused_and_traffic_is_unaffected() {
     assert!(body["error"]["message"].as_str().unwrap().contains("does not export"), "{body}");
 
     assert_eq!(admin.push("nope", wasm("task-api"), true).await.status(), 404);
+    // The other refusals, each with its status and the API's error body.
+    let post = |path: &str, body: &'static str| {
+        admin.http.post(format!("{}/admin/components/test-guest/{path}", admin.base)).bearer_auth(ADMIN_TOKEN).body(body).send()
+    };
+    for (path, body, status, code) in [
+        ("activate", "{\"sha256\": \"abc\"}", 400, "bad_request"),
+        ("activate", "{\"sha\": 1", 400, "malformed_json"),
+        ("activate", "{\"sha256\": \"0000000000\"}", 404, "not_found"),
+        ("rollback", "", 409, "conflict"),
+    ] {
+        let res = post(path, body).await.unwrap();
+        assert_eq!(res.status(), status, "{path} {body}");
+        let answer: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], code, "{path} {body}: {answer}");
+    }
     let res = admin.http.get(format!("{}/admin/components", admin.base)).send().await.unwrap();
     assert_eq!(res.status(), 401, "the admin API needs its token");
 

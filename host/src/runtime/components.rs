@@ -7,7 +7,7 @@ use super::bindings::{handler::EventHandlerComponentPre, scheduled::ScheduledCom
 use super::engine::compile_cached;
 use super::failure;
 use super::store::{new_store, AppContext, ComponentGrants, InstanceState, Store};
-use super::versions::{Slot, VersionInfo};
+use super::versions::{Slot, SwapError, VersionInfo};
 use crate::capabilities::{
     pubsub::{host::PubSubData, host::PubSubView, Outcome},
     sql::host::{SqlData, SqlView},
@@ -129,12 +129,12 @@ impl Components {
     }
 
     /// A fresh store for one call of component `id`, with its grants.
-    pub fn store(&self, id: &str) -> anyhow::Result<Store> {
+    pub fn store(&self, id: &str) -> Result<Store, SwapError> {
         Ok(new_store(&self.engine, &self.app, &self.slot(id)?.grants))
     }
 
-    fn slot(&self, id: &str) -> anyhow::Result<&Slot> {
-        self.slots.get(id).with_context(|| format!("no component {id:?}"))
+    fn slot(&self, id: &str) -> Result<&Slot, SwapError> {
+        self.slots.get(id).ok_or_else(|| SwapError::NoSuchComponent(id.to_owned()))
     }
 
     /// The components and their versions, by id.
@@ -144,13 +144,20 @@ impl Components {
 
     /// Compiles a new version (off the async threads) and keeps it; with
     /// `activate`, makes it the active one.
-    pub async fn push(self: &Arc<Self>, id: &str, bytes: Vec<u8>, source: String, activate: bool) -> anyhow::Result<VersionInfo> {
+    pub async fn push(
+        self: &Arc<Self>,
+        id: &str,
+        bytes: Vec<u8>,
+        source: String,
+        activate: bool,
+    ) -> Result<VersionInfo, SwapError> {
         let roles = self.slot(id)?.roles;
         let (this, owned_id) = (self.clone(), id.to_owned());
-        let loaded = tokio::task::spawn_blocking(move || this.compile(&owned_id, &bytes, roles)).await?;
-        let loaded = loaded.inspect_err(|_| {
+        let compiled = tokio::task::spawn_blocking(move || this.compile(&owned_id, &bytes, roles));
+        let loaded = compiled.await.map_err(|e| SwapError::Internal(e.into()))?.map_err(|e| {
             let labels = crate::metrics::Component { component: id.to_owned() };
             crate::metrics::METRICS.swap_refusals.get_or_create(&labels).inc();
+            SwapError::Refused(e)
         })?;
         let slot = self.slot(id)?;
         let sha256 = slot.add(loaded, source);
@@ -162,12 +169,12 @@ impl Components {
     }
 
     /// Makes a version seen before the active one (a unique sha256 prefix).
-    pub fn activate(&self, id: &str, sha256: &str) -> anyhow::Result<VersionInfo> {
+    pub fn activate(&self, id: &str, sha256: &str) -> Result<VersionInfo, SwapError> {
         self.slot(id)?.activate(id, sha256)
     }
 
     /// Re-activates the version that was active before the current one.
-    pub fn rollback(&self, id: &str) -> anyhow::Result<VersionInfo> {
+    pub fn rollback(&self, id: &str) -> Result<VersionInfo, SwapError> {
         self.slot(id)?.rollback(id)
     }
 

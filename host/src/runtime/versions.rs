@@ -5,9 +5,30 @@
 
 use super::components::{Loaded, Roles};
 use super::store::ComponentGrants;
-use anyhow::{bail, Context};
+
 use serde::Serialize;
 use std::sync::{Arc, Mutex, RwLock};
+
+/// Why a swap (push, activate, rollback) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SwapError {
+    #[error("no component {0:?}")]
+    NoSuchComponent(String),
+    #[error("give at least 8 characters of the sha256")]
+    ShortHash,
+    #[error("no version {0} (push it first)")]
+    NoSuchVersion(String),
+    #[error("{0} matches several versions")]
+    Ambiguous(String),
+    #[error("component {0} has no earlier version to roll back to")]
+    NoEarlierVersion(String),
+    /// The new version does not compile, or does not fit the component's worlds.
+    #[error("{0:#}")]
+    Refused(anyhow::Error),
+    /// The host failed (not the version's fault).
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
 
 /// Versions kept per component (the active one is never dropped).
 const KEPT: usize = 8;
@@ -69,7 +90,7 @@ impl Slot {
         sha256
     }
 
-    pub fn activate(&self, id: &str, sha256_prefix: &str) -> anyhow::Result<VersionInfo> {
+    pub fn activate(&self, id: &str, sha256_prefix: &str) -> Result<VersionInfo, SwapError> {
         let loaded = self.find(sha256_prefix)?;
         let mut activations = self.activations.lock().unwrap();
         if self.active().sha256 == loaded.sha256 {
@@ -82,18 +103,18 @@ impl Slot {
         self.info(&loaded.sha256)
     }
 
-    pub fn rollback(&self, id: &str) -> anyhow::Result<VersionInfo> {
+    pub fn rollback(&self, id: &str) -> Result<VersionInfo, SwapError> {
         let mut activations = self.activations.lock().unwrap();
         if activations.len() < 2 {
-            bail!("component {id} has no earlier version to roll back to");
+            return Err(SwapError::NoEarlierVersion(id.to_owned()));
         }
         let current = activations.pop().expect("checked");
         let previous = activations.last().expect("checked").clone();
         let loaded = match self.find(&previous) {
             Ok(loaded) => loaded,
-            Err(e) => {
+            Err(_) => {
                 activations.push(current);
-                return Err(e.context("the previous version is no longer kept"));
+                return Err(SwapError::NoEarlierVersion(id.to_owned()));
             }
         };
         *self.active.write().unwrap() = loaded;
@@ -102,21 +123,21 @@ impl Slot {
         self.info(&previous)
     }
 
-    fn find(&self, sha256_prefix: &str) -> anyhow::Result<Arc<Loaded>> {
+    fn find(&self, sha256_prefix: &str) -> Result<Arc<Loaded>, SwapError> {
         if sha256_prefix.len() < 8 {
-            bail!("give at least 8 characters of the sha256");
+            return Err(SwapError::ShortHash);
         }
         let versions = self.versions.lock().unwrap();
         let mut matches = versions.iter().filter(|v| v.loaded.sha256.starts_with(sha256_prefix));
-        let found = matches.next().with_context(|| format!("no version {sha256_prefix} (push it first)"))?;
+        let found = matches.next().ok_or_else(|| SwapError::NoSuchVersion(sha256_prefix.to_owned()))?;
         if matches.next().is_some() {
-            bail!("{sha256_prefix} matches several versions");
+            return Err(SwapError::Ambiguous(sha256_prefix.to_owned()));
         }
         Ok(found.loaded.clone())
     }
 
-    pub fn info(&self, sha256: &str) -> anyhow::Result<VersionInfo> {
-        self.versions().into_iter().find(|v| v.sha256 == sha256).context("no such version")
+    pub fn info(&self, sha256: &str) -> Result<VersionInfo, SwapError> {
+        self.versions().into_iter().find(|v| v.sha256 == sha256).ok_or_else(|| SwapError::NoSuchVersion(sha256.to_owned()))
     }
 
     pub fn versions(&self) -> Vec<VersionInfo> {

@@ -324,8 +324,21 @@ mod tests {
         tokio::runtime::Runtime::new().unwrap().block_on(f)
     }
 
-    async fn wait_for(sink: &Recorder, n: usize) {
-        while sink.seen.lock().unwrap().len() < n {
+    /// Waits (at most 5 s) until `sink` saw `n` events and the
+    /// subscription's cursor stands at `offset`.
+    async fn wait_for(bus: &SqlitePubSub, sink: &Recorder, n: usize, offset: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let position = SqlitePubSub::run(&bus.conn, |c| {
+                c.query_row("SELECT coalesce(max(position), 0) FROM cursor WHERE subscription = 's'", [], |r| r.get::<_, i64>(0))
+            })
+            .await
+            .unwrap();
+            let seen = sink.seen.lock().unwrap().len();
+            if seen >= n && position >= offset {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "saw {seen} of {n} events, cursor at {position} of {offset}");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -339,17 +352,14 @@ mod tests {
             let bus = SqlitePubSub::open(path.clone()).unwrap();
             bus.publish(&[message("1", "ok"), message("2", "ok")]).await.unwrap();
             bus.subscribe(subscription(), first.clone()).unwrap();
-            wait_for(&first, 2).await;
-            // Let the cursor update that follows a delivery land.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            wait_for(&bus, &first, 2, 2).await;
         });
         let second = Arc::new(Recorder { seen: Mutex::new(vec![]), attempts: AtomicU32::new(0) });
         in_process(async {
             let bus = SqlitePubSub::open(path.clone()).unwrap();
             bus.publish(&[message("3", "ok")]).await.unwrap();
             bus.subscribe(subscription(), second.clone()).unwrap();
-            wait_for(&second, 1).await;
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            wait_for(&bus, &second, 1, 3).await;
         });
         assert_eq!(*first.seen.lock().unwrap(), vec!["1", "2"]);
         assert_eq!(*second.seen.lock().unwrap(), vec!["3"]);
