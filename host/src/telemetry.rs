@@ -3,7 +3,7 @@
 //! spans exported over OTLP/HTTP, off unless `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) names a collector: a request,
 //! the component call, its host calls (`sql.*`, `state.*`,
-//! `pubsub.publish`), and each delivery of the events it published, which
+//! `pubsub.publish`, `outbox.publish`), and each delivery of the events it published, which
 //! carry the W3C `traceparent` in their CloudEvent envelope.
 
 use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};

@@ -69,7 +69,7 @@ async fn a_request_its_host_calls_and_the_delivery_of_its_event_form_one_trace()
         spans.iter().filter(|s| s.parent_span_id == parent.span_id).map(|s| s.name.clone()).collect()
     };
     let calls = children_of(&request);
-    for call in ["sql.begin", "sql.query", "sql.execute", "sql.commit", "pubsub.publish"] {
+    for call in ["sql.open", "sql.begin", "sql.query", "sql.execute", "sql.commit", "outbox.publish"] {
         assert!(calls.iter().any(|c| c == call), "no {call} under the request: {calls:?}");
     }
     // ...and the handler's, of the delivery (which creates the next occurrence).
