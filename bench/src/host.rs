@@ -38,13 +38,20 @@ pub fn build() -> anyhow::Result<PathBuf> {
 
 /// Writes the benchmark's application into `dir`: the Task API on
 /// `/api/todos`, and the test component — a trivial HTTP route
-/// (`/test/version`) and a handler subscribed to `test` — plus the migrations.
+/// (`/test/version`) and a handler subscribed to `test` — the stream, each
+/// component's grants, and the migrations.
 pub fn app(dir: &Path) -> anyhow::Result<PathBuf> {
     let wasm = |p: &str| repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", p.replace('-', "_")));
     let manifest = format!(
         r#"spin_manifest_version = 2
 [application]
 name = "todo-bench"
+[application.tool.todo]
+migrations = "migrations"
+[[trigger.sse]]
+route = "/api/stream/tasks"
+topic = "task-updates"
+user_attribute = "partitionkey"
 [[trigger.http]]
 route = "/api/todos/..."
 component = "task-api"
@@ -56,8 +63,15 @@ topic = "test"
 component = "test-guest"
 [component.task-api]
 source = "{}"
+[component.task-api.tool.todo]
+sql_databases = ["default"]
+publish_topics = ["task-events", "task-updates"]
 [component.test-guest]
 source = "{}"
+[component.test-guest.tool.todo]
+sql_databases = ["default"]
+state_stores = ["default"]
+publish_topics = ["*"]
 "#,
         wasm("task-api").display(),
         wasm("test-guest").display()
