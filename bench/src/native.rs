@@ -25,9 +25,14 @@ pub async fn start(dir: &std::path::Path) -> anyhow::Result<String> {
         std::thread::sleep(std::time::Duration::from_millis(250));
         let _ = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
     });
+    // The host's own tables (the outbox), then the application's schema.
+    let host_migrations = crate::host::repo().join("host/migrations/sqlite");
     let migrations = crate::host::repo().join("migrations/sqlite");
     let mut files: Vec<_> = std::fs::read_dir(migrations)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     files.sort();
+    let mut host_files: Vec<_> = std::fs::read_dir(host_migrations)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    host_files.sort();
+    files.splice(0..0, host_files);
     for file in files {
         db.execute_batch(&std::fs::read_to_string(file)?)?;
     }
