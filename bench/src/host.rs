@@ -154,8 +154,12 @@ pub fn rss_of(pid: u32) -> f64 {
 
 pub fn token(user: &str) -> String {
     let claims = serde_json::json!({ "sub": user, "exp": chrono::Utc::now().timestamp() + 24 * 3600 });
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()))
-        .expect("HS256 encoding")
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("HS256 encoding")
 }
 
 pub fn client(user: &str) -> reqwest::Client {

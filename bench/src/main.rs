@@ -77,7 +77,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// Starts the host cold (empty cache: compiles every component), stops it,
 /// and starts it again warm; returns the warm host and both times.
-fn startup(binary: &std::path::Path, manifest: &std::path::Path, data: &std::path::Path) -> anyhow::Result<(host::Host, Duration, Duration)> {
+fn startup(
+    binary: &std::path::Path,
+    manifest: &std::path::Path,
+    data: &std::path::Path,
+) -> anyhow::Result<(host::Host, Duration, Duration)> {
     let t = Instant::now();
     drop(host::Host::start(binary, manifest, data)?);
     let cold = t.elapsed();
@@ -113,8 +117,12 @@ async fn creates(host: &host::Host, native: &str, duration: Duration) -> anyhow:
         let base = workloads::creates(native, concurrency, duration).await;
         println!("{}", workloads::row(&format!("{concurrency} | host (wasm)"), &wasm));
         println!("{}", workloads::row(&format!("{concurrency} | native baseline"), &base));
-        println!("| {concurrency} | ratio host / native | {:.2} | {:.2} | {:.2} | |", wasm.per_second / base.per_second,
-            wasm.latency.p50.as_secs_f64() / base.latency.p50.as_secs_f64(), wasm.latency.p99.as_secs_f64() / base.latency.p99.as_secs_f64());
+        println!(
+            "| {concurrency} | ratio host / native | {:.2} | {:.2} | {:.2} | |",
+            wasm.per_second / base.per_second,
+            wasm.latency.p50.as_secs_f64() / base.latency.p50.as_secs_f64(),
+            wasm.latency.p99.as_secs_f64() / base.latency.p99.as_secs_f64()
+        );
     }
     Ok(peak)
 }
@@ -125,7 +133,8 @@ async fn overhead(host: &host::Host, native: &str, duration: Duration) -> anyhow
     let base = workloads::trivial(format!("{native}/version"), duration).await;
     let labels = r#"component="test-guest""#;
     let instantiate = workloads::metric_mean(host, "todo_instantiate_seconds", labels).await?;
-    let call = workloads::metric_mean(host, "todo_http_request_seconds", r#"route="/test/...",component="test-guest""#).await?;
+    let call = workloads::metric_mean(host, "todo_http_request_seconds", r#"route="/test/...",component="test-guest""#)
+        .await?;
     println!("\n## A trivial request: fresh component instance vs native handler (sequential)\n");
     println!("| server | requests | p50 | p99 | errors |\n|---|---|---|---|---|");
     println!("{}", workloads::row("host: GET /test/version (wasm)", &wasm));
@@ -139,7 +148,11 @@ async fn sse_section(host: &host::Host, writes: usize, streams: usize) -> anyhow
     let l = sse::latency(host, writes).await?;
     println!("\n## Write → SSE delivery, {} sequential creates on one stream\n", l.from_request.count);
     println!("| measure | p50 | p99 | max |\n|---|---|---|---|");
-    for (name, s) in [("from the write request", &l.from_request), ("from the commit timestamp (server side)", &l.from_commit), ("baseline: GET /healthz round trip", &l.baseline)] {
+    for (name, s) in [
+        ("from the write request", &l.from_request),
+        ("from the commit timestamp (server side)", &l.from_commit),
+        ("baseline: GET /healthz round trip", &l.baseline),
+    ] {
         println!("| {name} | {} | {} | {} |", ms(s.p50), ms(s.p99), ms(s.max));
     }
     let milestones: Vec<usize> = [1_000, streams].into_iter().filter(|m| *m <= streams).collect();

@@ -4,7 +4,13 @@
 //! What it lacks (and the host does): the outbox relay, routing to a
 //! component and a fresh instance per request.
 
-use axum::{body::Bytes, extract::State, http::{HeaderMap, StatusCode}, routing::{get, post}, Router};
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::{get, post},
+    Router,
+};
 use rusqlite::{params, Connection};
 use std::sync::{Arc, Mutex};
 use todo_domain::time::format_utc;
@@ -30,14 +36,21 @@ pub async fn start(dir: &std::path::Path) -> anyhow::Result<String> {
     let migrations = crate::host::repo().join("migrations/sqlite");
     let mut files: Vec<_> = std::fs::read_dir(migrations)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     files.sort();
-    let mut host_files: Vec<_> = std::fs::read_dir(host_migrations)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut host_files: Vec<_> =
+        std::fs::read_dir(host_migrations)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     host_files.sort();
     files.splice(0..0, host_files);
     for file in files {
         db.execute_batch(&std::fs::read_to_string(file)?)?;
     }
-    let native = Arc::new(Native { db: Mutex::new(db), key: jsonwebtoken::DecodingKey::from_secret(crate::host::SECRET.as_bytes()) });
-    let app = Router::new().route("/api/todos", post(create)).route("/version", get(|| async { "native" })).with_state(native);
+    let native = Arc::new(Native {
+        db: Mutex::new(db),
+        key: jsonwebtoken::DecodingKey::from_secret(crate::host::SECRET.as_bytes()),
+    });
+    let app = Router::new()
+        .route("/api/todos", post(create))
+        .route("/version", get(|| async { "native" }))
+        .with_state(native);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -50,7 +63,11 @@ struct Claims {
 }
 
 async fn create(State(native): State<Arc<Native>>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
-    let token = headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    let token = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
     let Ok(claims) = jsonwebtoken::decode::<Claims>(token, &native.key, &jsonwebtoken::Validation::default()) else {
         return (StatusCode::UNAUTHORIZED, String::new());
     };

@@ -46,7 +46,11 @@ pub async fn latency(host: &Host, writes: usize) -> anyhow::Result<Latency> {
     let (mut from_request, mut from_commit) = (Vec::with_capacity(writes), Vec::with_capacity(writes));
     for n in 0..writes {
         let sent = Instant::now();
-        let res = http.post(host.url("/api/todos")).json(&serde_json::json!({ "title": format!("latency {n}") })).send().await?;
+        let res = http
+            .post(host.url("/api/todos"))
+            .json(&serde_json::json!({ "title": format!("latency {n}") }))
+            .send()
+            .await?;
         let task: serde_json::Value = res.json().await?;
         let id = task["id"].as_str().context("a created task")?.to_owned();
         loop {
@@ -69,7 +73,11 @@ pub async fn latency(host: &Host, writes: usize) -> anyhow::Result<Latency> {
         http.get(host.url("/healthz")).send().await?.bytes().await?;
         baseline.push(sent.elapsed());
     }
-    Ok(Latency { from_request: summarize(from_request), from_commit: summarize(from_commit), baseline: summarize(baseline) })
+    Ok(Latency {
+        from_request: summarize(from_request),
+        from_commit: summarize(from_commit),
+        baseline: summarize(baseline),
+    })
 }
 
 /// Opens streams (one user each) until each of `milestones`, and reports the
@@ -126,4 +134,3 @@ async fn connect(addr: String, user: String) -> anyhow::Result<tokio::net::TcpSt
     }
     Ok(stream)
 }
-

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 pub async fn creates(base: &str, concurrency: usize, duration: Duration) -> Run {
     let (http, url) = (client("bench-creates"), format!("{base}/api/todos"));
     load::run(concurrency, duration, move |worker, n| {
-        let request = http.post(url.clone()).json(&serde_json::json!({ "title": format!("w{worker} n{n}"), "tags": ["bench"] }));
+        let request =
+            http.post(url.clone()).json(&serde_json::json!({ "title": format!("w{worker} n{n}"), "tags": ["bench"] }));
         async move { request.send().await.is_ok_and(|r| r.status() == 201) }
     })
     .await
@@ -67,12 +68,16 @@ pub async fn lag(host: &Host, rate: u32, duration: Duration) -> anyhow::Result<(
         let text = reqwest::get(host.url("/metrics")).await?.text().await?;
         let delivered = text
             .lines()
-            .find(|l| l.starts_with(r#"todo_pubsub_deliveries_total{subscription="test-guest.test",outcome="success"}"#))
+            .find(|l| {
+                l.starts_with(r#"todo_pubsub_deliveries_total{subscription="test-guest.test",outcome="success"}"#)
+            })
             .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .unwrap_or(0.0);
         if delivered as u64 >= sent || Instant::now() > deadline {
-            let (p50, p99) = histogram_quantiles(&text, "todo_pubsub_delivery_lag_seconds", r#"subscription="test-guest.test""#);
-            let mean = metric_mean(host, "todo_pubsub_delivery_lag_seconds", r#"subscription="test-guest.test""#).await?;
+            let (p50, p99) =
+                histogram_quantiles(&text, "todo_pubsub_delivery_lag_seconds", r#"subscription="test-guest.test""#);
+            let mean =
+                metric_mean(host, "todo_pubsub_delivery_lag_seconds", r#"subscription="test-guest.test""#).await?;
             return Ok((achieved, summarize(vec![p50, p99]), mean));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -102,11 +107,5 @@ fn histogram_quantiles(text: &str, name: &str, labels: &str) -> (Duration, Durat
 }
 
 pub fn row(name: &str, run: &Run) -> String {
-    format!(
-        "| {name} | {:.0}/s | {} | {} | {} |",
-        run.per_second,
-        ms(run.latency.p50),
-        ms(run.latency.p99),
-        run.errors
-    )
+    format!("| {name} | {:.0}/s | {} | {} | {} |", run.per_second, ms(run.latency.p50), ms(run.latency.p99), run.errors)
 }

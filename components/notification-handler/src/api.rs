@@ -75,17 +75,12 @@ fn list(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
 fn read(ctx: &Context, id: &str) -> Result<Response, ApiError> {
     let id = http::parse_id(id, "notification")?;
     let notification = tx::transaction(|tx| {
-        let mut notification = store::find(tx, &ctx.user_id, id)?
-            .ok_or_else(|| ApiError::not_found_of("notification"))?;
+        let mut notification =
+            store::find(tx, &ctx.user_id, id)?.ok_or_else(|| ApiError::not_found_of("notification"))?;
         if store::mark_read(tx, &ctx.user_id, id)? > 0 {
             notification.read = true;
             let unread = store::unread_count(tx, &ctx.user_id)?;
-            announce(
-                tx,
-                ctx,
-                NotificationRead::some(&ctx.user_id, vec![id], unread),
-                Some(id),
-            )?;
+            announce(tx, ctx, NotificationRead::some(&ctx.user_id, vec![id], unread), Some(id))?;
         }
         Ok::<_, ApiError>(notification)
     })?;
@@ -110,12 +105,7 @@ fn unread_count(ctx: &Context) -> Result<Response, ApiError> {
 }
 
 /// `notification.read` on `task-updates`, inside `tx`.
-fn announce(
-    tx: &Transaction,
-    ctx: &Context,
-    data: NotificationRead,
-    subject: Option<Uuid>,
-) -> Result<(), ApiError> {
+fn announce(tx: &Transaction, ctx: &Context, data: NotificationRead, subject: Option<Uuid>) -> Result<(), ApiError> {
     Event {
         id: Uuid::new_v4(),
         source: SOURCE,
@@ -136,18 +126,9 @@ mod tests {
     fn routes() {
         assert_eq!(Route::of("/api/notifications"), Some(Route::List));
         assert_eq!(Route::of("/api/notifications/"), Some(Route::List));
-        assert_eq!(
-            Route::of("/api/notifications/read-all"),
-            Some(Route::ReadAll)
-        );
-        assert_eq!(
-            Route::of("/api/notifications/unread-count/"),
-            Some(Route::UnreadCount)
-        );
-        assert_eq!(
-            Route::of("/api/notifications/abc/read"),
-            Some(Route::Read("abc"))
-        );
+        assert_eq!(Route::of("/api/notifications/read-all"), Some(Route::ReadAll));
+        assert_eq!(Route::of("/api/notifications/unread-count/"), Some(Route::UnreadCount));
+        assert_eq!(Route::of("/api/notifications/abc/read"), Some(Route::Read("abc")));
         for path in [
             "/api/notificationsx",
             "/api/notifications/abc",

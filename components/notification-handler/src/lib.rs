@@ -67,16 +67,14 @@ export!(Handler);
 /// The reminder an event carries. Its data decides; an envelope type that
 /// names a reminder must agree with it.
 fn reminder_of(event: &CloudEvent) -> Result<Reminder, String> {
-    let reminder: Reminder =
-        serde_json::from_slice(&event.data).map_err(|e| format!("not a reminder ({e})"))?;
+    let reminder: Reminder = serde_json::from_slice(&event.data).map_err(|e| format!("not a reminder ({e})"))?;
     if reminder.user_id.trim().is_empty() {
         return Err("the reminder has no user".into());
     }
     match ReminderKind::from_event_type(&event.type_) {
-        Some(kind) if kind != reminder.kind => Err(format!(
-            "type {} but data of a {:?} reminder",
-            event.type_, reminder.kind
-        )),
+        Some(kind) if kind != reminder.kind => {
+            Err(format!("type {} but data of a {:?} reminder", event.type_, reminder.kind))
+        }
         _ => Ok(reminder),
     }
 }
@@ -97,10 +95,7 @@ fn notify(event_id: &str, reminder: &Reminder) -> Result<bool, StoreError> {
             event_type: NOTIFICATION_CREATED,
             subject: Some(notification.id.to_string()),
             at: now,
-            data: &NotificationCreated {
-                user_id: reminder.user_id.clone(),
-                notification: notification.clone(),
-            },
+            data: &NotificationCreated { user_id: reminder.user_id.clone(), notification: notification.clone() },
         }
         .publish_in(tx, TASK_UPDATES_TOPIC, &reminder.user_id)?;
         Ok(true)
@@ -118,10 +113,7 @@ mod tests {
             source: "/reminder-checker".into(),
             type_: event_type.into(),
             subject: None,
-            time: Timestamp {
-                seconds: 0,
-                nanoseconds: 0,
-            },
+            time: Timestamp { seconds: 0, nanoseconds: 0 },
             datacontenttype: "application/json".into(),
             data: data.as_bytes().to_vec(),
         }
@@ -141,16 +133,9 @@ mod tests {
 
     #[test]
     fn what_is_not_a_reminder_is_refused() {
-        assert!(reminder_of(&event("reminder.upcoming", DATA))
-            .unwrap_err()
-            .contains("reminder.upcoming"));
-        assert!(reminder_of(&event("reminder.overdue", "not json"))
-            .unwrap_err()
-            .starts_with("not a reminder"));
+        assert!(reminder_of(&event("reminder.upcoming", DATA)).unwrap_err().contains("reminder.upcoming"));
+        assert!(reminder_of(&event("reminder.overdue", "not json")).unwrap_err().starts_with("not a reminder"));
         let nobody = DATA.replace("alice", " ");
-        assert_eq!(
-            reminder_of(&event("reminder.overdue", &nobody)).unwrap_err(),
-            "the reminder has no user"
-        );
+        assert_eq!(reminder_of(&event("reminder.overdue", &nobody)).unwrap_err(), "the reminder has no user");
     }
 }

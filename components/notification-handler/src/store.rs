@@ -8,12 +8,7 @@ use todo_guest::sql::{Transaction, Value};
 use todo_guest::StoreError;
 use uuid::Uuid;
 
-pub fn insert(
-    tx: &Transaction,
-    user_id: &str,
-    n: &Notification,
-    source_event_id: &str,
-) -> Result<(), StoreError> {
+pub fn insert(tx: &Transaction, user_id: &str, n: &Notification, source_event_id: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO notification (id, user_id, task_id, type, title, body, read, created_at, source_event_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -55,17 +50,11 @@ pub fn mark_read(tx: &Transaction, user_id: &str, id: Uuid) -> Result<u64, Store
 
 /// Marks every unread notification of the user read; the number changed.
 pub fn mark_all_read(tx: &Transaction, user_id: &str) -> Result<u64, StoreError> {
-    Ok(tx.execute(
-        "UPDATE notification SET read = TRUE WHERE user_id = $1 AND read = FALSE",
-        &[text(user_id)],
-    )?)
+    Ok(tx.execute("UPDATE notification SET read = TRUE WHERE user_id = $1 AND read = FALSE", &[text(user_id)])?)
 }
 
 pub fn unread_count(db: &impl Db, user_id: &str) -> Result<u64, StoreError> {
-    let rows = db.query(
-        "SELECT COUNT(*) FROM notification WHERE user_id = $1 AND read = FALSE",
-        &[text(user_id)],
-    )?;
+    let rows = db.query("SELECT COUNT(*) FROM notification WHERE user_id = $1 AND read = FALSE", &[text(user_id)])?;
     count(&rows)
 }
 

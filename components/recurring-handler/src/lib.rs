@@ -62,10 +62,7 @@ impl event_handler::Guest for Handler {
         });
         match created {
             Ok(Some(id)) => {
-                log::line(format_args!(
-                    "task {} completed: next occurrence {id} (event {})",
-                    data.task_id, event.id
-                ));
+                log::line(format_args!("task {} completed: next occurrence {id} (event {})", data.task_id, event.id));
                 Outcome::Success
             }
             // A redelivery: handled before.
@@ -99,14 +96,11 @@ fn already_has_next_occurrence(err: &StoreError) -> bool {
 /// The task event an event carries. Its data decides (`event_type`); an
 /// envelope type that names a task event must agree with it.
 fn task_event_of(event: &CloudEvent) -> Result<TaskEvent, String> {
-    let data: TaskEvent =
-        serde_json::from_slice(&event.data).map_err(|e| format!("not a task event ({e})"))?;
+    let data: TaskEvent = serde_json::from_slice(&event.data).map_err(|e| format!("not a task event ({e})"))?;
     match ChangeKind::from_event_type(&event.type_) {
-        Some(kind) if kind != data.event_type => Err(format!(
-            "type {} but data of a {}",
-            event.type_,
-            data.event_type.event_type()
-        )),
+        Some(kind) if kind != data.event_type => {
+            Err(format!("type {} but data of a {}", event.type_, data.event_type.event_type()))
+        }
         _ => Ok(data),
     }
 }
@@ -128,10 +122,7 @@ mod tests {
 
     #[test]
     fn only_the_next_occurrence_index_means_already_done() {
-        assert!(already_has_next_occurrence(&violation(
-            ConstraintKind::Unique,
-            "task_one_next_occurrence"
-        )));
+        assert!(already_has_next_occurrence(&violation(ConstraintKind::Unique, "task_one_next_occurrence")));
         let not_done = [
             // Another unique key: the audit row's version, the task's id.
             violation(ConstraintKind::Unique, "task_event_task_id_version_key"),
@@ -140,15 +131,9 @@ mod tests {
             // The right name on another kind of constraint.
             violation(ConstraintKind::Check, "task_one_next_occurrence"),
             violation(ConstraintKind::NotNull, "task.title"),
-            StoreError::Unavailable {
-                backend: Backend::Sql,
-                reason: "busy".into(),
-            },
+            StoreError::Unavailable { backend: Backend::Sql, reason: "busy".into() },
             StoreError::DeadlineExceeded,
-            StoreError::Other {
-                backend: Backend::Pubsub,
-                reason: "duplicate event id: e1".into(),
-            },
+            StoreError::Other { backend: Backend::Pubsub, reason: "duplicate event id: e1".into() },
             StoreError::NotFound("task"),
         ];
         for err in not_done {
@@ -162,10 +147,7 @@ mod tests {
             source: "/task-api".into(),
             type_: event_type.into(),
             subject: None,
-            time: Timestamp {
-                seconds: 0,
-                nanoseconds: 0,
-            },
+            time: Timestamp { seconds: 0, nanoseconds: 0 },
             datacontenttype: "application/json".into(),
             data: data.as_bytes().to_vec(),
         }
@@ -189,11 +171,7 @@ mod tests {
 
     #[test]
     fn data_that_is_not_a_task_event_is_refused() {
-        assert!(task_event_of(&event("task.completed", "{}"))
-            .unwrap_err()
-            .starts_with("not a task event"));
-        assert!(task_event_of(&event("task.completed", "not json"))
-            .unwrap_err()
-            .starts_with("not a task event"));
+        assert!(task_event_of(&event("task.completed", "{}")).unwrap_err().starts_with("not a task event"));
+        assert!(task_event_of(&event("task.completed", "not json")).unwrap_err().starts_with("not a task event"));
     }
 }

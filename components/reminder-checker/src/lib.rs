@@ -50,12 +50,7 @@ fn scheduled_now(at: Timestamp) -> Result<DateTime<Utc>, String> {
     from_timestamp(at)
         .map(|now| now.trunc_subsecs(6))
         .filter(|now| (1..=9999).contains(&now.year()))
-        .ok_or_else(|| {
-            format!(
-                "scheduled time {}s {}ns is out of range",
-                at.seconds, at.nanoseconds
-            )
-        })
+        .ok_or_else(|| format!("scheduled time {}s {}ns is out of range", at.seconds, at.nanoseconds))
 }
 
 /// Something a run could not do, and why.
@@ -68,10 +63,7 @@ struct Failure {
 
 impl Failure {
     fn of(what: impl std::fmt::Display, err: &StoreError) -> Self {
-        Self {
-            transient: err.is_transient(),
-            message: format!("{what}: {err}"),
-        }
+        Self { transient: err.is_transient(), message: format!("{what}: {err}") }
     }
 }
 
@@ -92,11 +84,10 @@ fn check(now: DateTime<Utc>) -> Result<(), JobError> {
     let mut last: Option<DueTask> = None;
     let (mut sent, mut failures) = (0usize, Vec::new());
     loop {
-        let page =
-            db::select(&Autocommit, scan.to_sql(last.as_ref()), decode_due_task).map_err(|e| {
-                let failure = Failure::of("scanning due tasks", &e);
-                job_error(std::slice::from_ref(&failure), failure.message.clone())
-            })?;
+        let page = db::select(&Autocommit, scan.to_sql(last.as_ref()), decode_due_task).map_err(|e| {
+            let failure = Failure::of("scanning due tasks", &e);
+            job_error(std::slice::from_ref(&failure), failure.message.clone())
+        })?;
         let full = scan.is_full(page.len());
         for task in &page {
             let Some(reminder) = Reminder::of_task(task.clone(), now) else {
@@ -105,10 +96,8 @@ fn check(now: DateTime<Utc>) -> Result<(), JobError> {
             match send_once(&reminder, now) {
                 Ok(true) => sent += 1,
                 Ok(false) => {}
-                Err(failure) => failures.push(Failure {
-                    message: format!("task {}: {}", reminder.task_id, failure.message),
-                    ..failure
-                }),
+                Err(failure) => failures
+                    .push(Failure { message: format!("task {}: {}", reminder.task_id, failure.message), ..failure }),
             }
         }
         last = page.last().cloned();
@@ -117,20 +106,13 @@ fn check(now: DateTime<Utc>) -> Result<(), JobError> {
         }
     }
     if sent > 0 {
-        log::line(format_args!(
-            "{sent} reminder(s) sent for {}",
-            format_utc(now)
-        ));
+        log::line(format_args!("{sent} reminder(s) sent for {}", format_utc(now)));
     }
     if failures.is_empty() {
         return Ok(());
     }
     let messages: Vec<&str> = failures.iter().map(|f| f.message.as_str()).collect();
-    let message = format!(
-        "{} reminder(s) not sent, retried next run: {}",
-        failures.len(),
-        messages.join("; ")
-    );
+    let message = format!("{} reminder(s) not sent, retried next run: {}", failures.len(), messages.join("; "));
     Err(job_error(&failures, message))
 }
 
@@ -141,11 +123,7 @@ fn send_once(reminder: &Reminder, now: DateTime<Utc>) -> Result<bool, Failure> {
     let key = reminder.dedup_key(now);
     let store = kv::store().map_err(|e| Failure::of("opening the state store", &e))?;
     let claimed = store
-        .set_if_absent(
-            &key,
-            format_utc(now).as_bytes(),
-            Some(reminder.dedup_ttl_seconds(now)),
-        )
+        .set_if_absent(&key, format_utc(now).as_bytes(), Some(reminder.dedup_ttl_seconds(now)))
         .map_err(|e| Failure::of(format_args!("claiming {key}"), &e.into()))?;
     if !claimed {
         return Ok(false);
@@ -186,28 +164,13 @@ mod tests {
 
     #[test]
     fn now_is_the_scheduled_time_at_stored_precision() {
-        let at = Timestamp {
-            seconds: 1_893_553_445,
-            nanoseconds: 123_456_789,
-        };
-        assert_eq!(
-            format_utc(scheduled_now(at).unwrap()),
-            "2030-01-02T03:04:05.123456Z"
-        );
+        let at = Timestamp { seconds: 1_893_553_445, nanoseconds: 123_456_789 };
+        assert_eq!(format_utc(scheduled_now(at).unwrap()), "2030-01-02T03:04:05.123456Z");
         for bad in [
-            Timestamp {
-                seconds: 0,
-                nanoseconds: 1_000_000_000,
-            },
+            Timestamp { seconds: 0, nanoseconds: 1_000_000_000 },
             // Year 10000.
-            Timestamp {
-                seconds: 253_402_300_800,
-                nanoseconds: 0,
-            },
-            Timestamp {
-                seconds: u64::MAX,
-                nanoseconds: 0,
-            },
+            Timestamp { seconds: 253_402_300_800, nanoseconds: 0 },
+            Timestamp { seconds: u64::MAX, nanoseconds: 0 },
         ] {
             assert!(scheduled_now(bad).is_err(), "{}", bad.seconds);
         }
@@ -219,35 +182,17 @@ mod tests {
 
     #[test]
     fn only_unavailable_dependencies_make_a_run_unavailable() {
-        let unavailable = || {
-            failure(StoreError::Unavailable {
-                backend: Backend::State,
-                reason: "down".into(),
-            })
-        };
+        let unavailable = || failure(StoreError::Unavailable { backend: Backend::State, reason: "down".into() });
         let deadline = || failure(sql::Error::DeadlineExceeded.into());
         let bug = || failure(StoreError::corrupt("expected text"));
-        let denied = || {
-            failure(StoreError::from(todo_guest::pubsub::Error::AccessDenied(
-                "reminders".into(),
-            )))
-        };
+        let denied = || failure(StoreError::from(todo_guest::pubsub::Error::AccessDenied("reminders".into())));
         assert!(matches!(
             job_error(&[unavailable(), deadline()], "m".into()),
             JobError::Unavailable(m) if m == "m"
         ));
-        assert!(matches!(
-            job_error(&[unavailable(), bug()], "m".into()),
-            JobError::Failed(_)
-        ));
-        assert!(matches!(
-            job_error(&[denied()], "m".into()),
-            JobError::Failed(_)
-        ));
-        assert_eq!(
-            unavailable().message,
-            "task x: state store unavailable: down"
-        );
+        assert!(matches!(job_error(&[unavailable(), bug()], "m".into()), JobError::Failed(_)));
+        assert!(matches!(job_error(&[denied()], "m".into()), JobError::Failed(_)));
+        assert_eq!(unavailable().message, "task x: state store unavailable: down");
     }
 
     #[test]
@@ -260,9 +205,6 @@ mod tests {
         ];
         let task = decode_due_task(&row).unwrap();
         assert_eq!(task.user_id, "alice");
-        assert!(matches!(
-            decode_due_task(&row[..3]),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(decode_due_task(&row[..3]), Err(StoreError::Corrupt(_))));
     }
 }

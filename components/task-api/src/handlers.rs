@@ -12,9 +12,7 @@ use spin_sdk::http::{Request, Response};
 use todo_domain::idempotency::{validate_idempotency_key, IDEMPOTENCY_KEY_HEADER};
 use todo_domain::json::{is_blank, parse_object};
 use todo_domain::time::now_utc;
-use todo_domain::{
-    ApiError, ErrorCode, FieldError, HistoryQuery, ListQuery, NewTask, TaskChange, TaskPatch,
-};
+use todo_domain::{ApiError, ErrorCode, FieldError, HistoryQuery, ListQuery, NewTask, TaskChange, TaskPatch};
 use todo_guest::db::{self, Autocommit};
 use todo_guest::http::{encode, json, json_text, no_content, Context};
 use todo_guest::sql::Transaction;
@@ -63,9 +61,7 @@ impl<'a> Idempotency<'a> {
         let Some(value) = req.header(IDEMPOTENCY_KEY_HEADER) else {
             return Ok(None);
         };
-        let key = value
-            .as_str()
-            .ok_or_else(|| FieldError::new("Idempotency-Key", "must be UTF-8 text"))?;
+        let key = value.as_str().ok_or_else(|| FieldError::new("Idempotency-Key", "must be UTF-8 text"))?;
         Ok(Some(Self {
             key: validate_idempotency_key(key)?,
             request_hash: format!("{:x}", Sha256::digest(req.body())),
@@ -74,11 +70,7 @@ impl<'a> Idempotency<'a> {
 }
 
 /// Creates the task, or replays the response stored under the key.
-fn create_once(
-    ctx: &Context,
-    new: NewTask,
-    idempotency: Option<&Idempotency>,
-) -> Result<Response, ApiError> {
+fn create_once(ctx: &Context, new: NewTask, idempotency: Option<&Idempotency>) -> Result<Response, ApiError> {
     let tx = db::begin()?;
     if let Some(idempotency) = idempotency {
         if let Some(stored) = store::find_response(&tx, &ctx.user_id, idempotency.key)? {
@@ -94,11 +86,8 @@ fn create_once(
     let body = encode(&task)?;
     tasks::create_task(&tx, SOURCE, &ctx.user_id, &task, now)?;
     if let Some(idempotency) = idempotency {
-        let response = StoredResponse {
-            request_hash: idempotency.request_hash.clone(),
-            status: 201,
-            body: body.clone(),
-        };
+        let response =
+            StoredResponse { request_hash: idempotency.request_hash.clone(), status: 201, body: body.clone() };
         store::save_response(&tx, &ctx.user_id, idempotency.key, &response, now)?;
     }
     tx::commit(tx)?;
@@ -126,11 +115,7 @@ impl Default for Completion {
 
 pub fn complete(ctx: &Context, req: &Request, id: &str) -> Result<Response, ApiError> {
     let id = parse_id(id)?;
-    let completion = if is_blank(req.body()) {
-        Completion::default()
-    } else {
-        parse_object::<Completion>(req.body())?
-    };
+    let completion = if is_blank(req.body()) { Completion::default() } else { parse_object::<Completion>(req.body())? };
     change(ctx, id, TaskPatch::completion(completion.completed))
 }
 

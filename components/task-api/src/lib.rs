@@ -72,29 +72,11 @@ mod tests {
     fn routes() {
         assert!(matches!(Route::of("/api/todos"), Some(Route::Tasks)));
         assert!(matches!(Route::of("/api/todos/"), Some(Route::Tasks)));
-        assert!(matches!(
-            Route::of("/api/todos/abc"),
-            Some(Route::Task("abc"))
-        ));
-        assert!(matches!(
-            Route::of("/api/todos/abc/"),
-            Some(Route::Task("abc"))
-        ));
-        assert!(matches!(
-            Route::of("/api/todos/abc/complete"),
-            Some(Route::Complete("abc"))
-        ));
-        assert!(matches!(
-            Route::of("/api/todos/abc/history"),
-            Some(Route::History("abc"))
-        ));
-        for path in [
-            "/api/todosx",
-            "/api/todos/abc/other",
-            "/api/todos/a/b/c",
-            "/api/todos//complete",
-            "/other",
-        ] {
+        assert!(matches!(Route::of("/api/todos/abc"), Some(Route::Task("abc"))));
+        assert!(matches!(Route::of("/api/todos/abc/"), Some(Route::Task("abc"))));
+        assert!(matches!(Route::of("/api/todos/abc/complete"), Some(Route::Complete("abc"))));
+        assert!(matches!(Route::of("/api/todos/abc/history"), Some(Route::History("abc"))));
+        for path in ["/api/todosx", "/api/todos/abc/other", "/api/todos/a/b/c", "/api/todos//complete", "/other"] {
             assert!(Route::of(path).is_none(), "{path}");
         }
     }

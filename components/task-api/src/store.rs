@@ -35,11 +35,7 @@ pub fn history(user_id: &str, task_id: Uuid, limit: u32) -> Result<Vec<HistoryEn
     let rows = Autocommit.query(
         "SELECT event_id, event_type, changed_fields, snapshot, occurred_at FROM task_event \
          WHERE task_id = $1 AND user_id = $2 ORDER BY version LIMIT $3",
-        &[
-            text(task_id),
-            text(user_id),
-            Value::Integer(i64::from(limit)),
-        ],
+        &[text(task_id), text(user_id), Value::Integer(i64::from(limit))],
     )?;
     rows.rows
         .iter()
@@ -49,9 +45,7 @@ pub fn history(user_id: &str, task_id: Uuid, limit: u32) -> Result<Vec<HistoryEn
                 event_id: cells.text()?.to_owned(),
                 event_type: cells.text()?.to_owned(),
                 changed_fields: cells.parsed(serde_json::from_str)?,
-                snapshot: cells
-                    .opt_parsed(serde_json::from_str)?
-                    .unwrap_or(Json::Null),
+                snapshot: cells.opt_parsed(serde_json::from_str)?.unwrap_or(Json::Null),
                 occurred_at: cells.text()?.to_owned(),
             })
         })
@@ -65,11 +59,7 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-pub fn find_response(
-    tx: &Transaction,
-    user_id: &str,
-    key: &str,
-) -> Result<Option<StoredResponse>, StoreError> {
+pub fn find_response(tx: &Transaction, user_id: &str, key: &str) -> Result<Option<StoredResponse>, StoreError> {
     let rows = tx.query(
         "SELECT request_hash, status, response_body FROM idempotency_key WHERE user_id = $1 AND key = $2",
         &[text(user_id), text(key)],

@@ -76,11 +76,7 @@ fn store() -> Result<&'static state::Store, state::Error> {
 }
 
 fn text(status: u16, body: impl Into<String>) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "text/plain")
-        .body(body.into())
-        .build()
+    Response::builder().status(status).header("content-type", "text/plain").body(body.into()).build()
 }
 
 /// `%XX` escapes decoded (invalid ones kept as they are); `+` stays `+`.
@@ -109,10 +105,7 @@ fn percent_decode(raw: &str) -> String {
 
 /// The first value of `name` in `query`, percent-decoded.
 fn param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-        .map(percent_decode)
+    query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).map(percent_decode)
 }
 
 fn query_param(req: &Request, name: &str) -> Option<String> {
@@ -125,16 +118,9 @@ const INSERT: &str = "INSERT INTO test_record (n, kind, detail) VALUES ($1, $2, 
 
 /// Records are ordered by a key that starts with the time they were written.
 fn record_values(kind: &str, detail: &str) -> [sql::Value; 3] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let key = format!("{nanos:024}-{}", uuid::Uuid::new_v4().simple());
-    [
-        sql::Value::Text(key),
-        sql::Value::Text(kind.into()),
-        sql::Value::Text(detail.into()),
-    ]
+    [sql::Value::Text(key), sql::Value::Text(kind.into()), sql::Value::Text(detail.into())]
 }
 
 /// Portable SQL (SQLite and PostgreSQL). Two first writers may race to
@@ -152,10 +138,8 @@ fn record(kind: &str, detail: &str) -> Result<(), sql::Error> {
 
 fn records(kind: &str) -> Result<Vec<String>, sql::Error> {
     record("read", kind)?;
-    let rows = db()?.query(
-        "SELECT detail FROM test_record WHERE kind = $1 ORDER BY n",
-        &[sql::Value::Text(kind.into())],
-    )?;
+    let rows =
+        db()?.query("SELECT detail FROM test_record WHERE kind = $1 ORDER BY n", &[sql::Value::Text(kind.into())])?;
     Ok(rows
         .rows
         .into_iter()
@@ -167,13 +151,8 @@ fn records(kind: &str) -> Result<Vec<String>, sql::Error> {
 }
 
 fn now() -> Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: since.as_secs(),
-        nanoseconds: since.subsec_nanos(),
-    }
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp { seconds: since.as_secs(), nanoseconds: since.subsec_nanos() }
 }
 
 fn event(id: &str, data: &[u8]) -> CloudEvent {
@@ -219,11 +198,7 @@ fn publish(req: &Request, user: &str) -> anyhow::Result<Response> {
             if let Err(err) = outbox::publish(&tx, &topic, user, &event) {
                 return Ok(conflict(&err));
             }
-            let ended = if tx_param == Some("rollback") {
-                tx.rollback()
-            } else {
-                tx.commit()
-            };
+            let ended = if tx_param == Some("rollback") { tx.rollback() } else { tx.commit() };
             if let Err(err) = ended {
                 return Ok(conflict(&err));
             }
@@ -235,12 +210,8 @@ fn publish(req: &Request, user: &str) -> anyhow::Result<Response> {
 /// `/test/open`: opens the database or store a label names.
 fn open(req: &Request) -> Response {
     let result = match (query_param(req, "sql"), query_param(req, "state")) {
-        (Some(label), _) => sql::Database::open(&label)
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
-        (None, Some(label)) => state::Store::open(&label)
-            .map(drop)
-            .map_err(|e| format!("{e:?}")),
+        (Some(label), _) => sql::Database::open(&label).map(drop).map_err(|e| format!("{e:?}")),
+        (None, Some(label)) => state::Store::open(&label).map(drop).map_err(|e| format!("{e:?}")),
         (None, None) => return text(400, "give sql=<label> or state=<label>"),
     };
     match result {
@@ -253,9 +224,7 @@ fn open(req: &Request) -> Response {
 /// `/test/hold?ms=&key=`: holds a transaction with a written row for `ms`,
 /// telling the test it holds it by setting `key` in the state store.
 fn hold(req: &Request) -> Response {
-    let ms: u64 = query_param(req, "ms")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let ms: u64 = query_param(req, "ms").and_then(|v| v.parse().ok()).unwrap_or(0);
     let key = query_param(req, "key");
     let held = || -> Result<(), String> {
         let tx = ensure_table().and_then(|db| db.begin()).map_err(|e| format!("{e:?}"))?;
@@ -279,21 +248,14 @@ async fn outbound(req: &Request) -> Response {
     };
     let request = Request::get(url).build();
     match spin_sdk::http::send::<_, Response>(request).await {
-        Ok(res) => text(
-            200,
-            format!("{} {}", res.status(), String::from_utf8_lossy(res.body())),
-        ),
+        Ok(res) => text(200, format!("{} {}", res.status(), String::from_utf8_lossy(res.body()))),
         Err(err) => text(502, format!("{err:?}")),
     }
 }
 
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let user = req
-        .header("todo-user-id")
-        .and_then(|h| h.as_str())
-        .unwrap_or("")
-        .to_owned();
+    let user = req.header("todo-user-id").and_then(|h| h.as_str()).unwrap_or("").to_owned();
     Ok(match req.path() {
         "/test/version" => text(200, VERSION),
         "/test/whoami" => {
@@ -305,27 +267,18 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         },
         "/test/trap" => panic!("trapping on request"),
         "/test/alloc" => {
-            let mb: usize = query_param(&req, "mb")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
+            let mb: usize = query_param(&req, "mb").and_then(|v| v.parse().ok()).unwrap_or(1);
             let block = vec![1u8; mb << 20];
-            text(
-                200,
-                format!("allocated {}", std::hint::black_box(block).len()),
-            )
+            text(200, format!("allocated {}", std::hint::black_box(block).len()))
         }
         "/test/big" => {
-            let kb: usize = query_param(&req, "kb")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(64);
+            let kb: usize = query_param(&req, "kb").and_then(|v| v.parse().ok()).unwrap_or(64);
             text(200, "x".repeat(kb << 10))
         }
         "/test/publish" => publish(&req, &user)?,
         "/test/once" => {
             let key = query_param(&req, "key").unwrap_or_else(|| "k".into());
-            let won = store()
-                .and_then(|s| s.set_if_absent(&key, b"1", Some(60)))
-                .map_err(debug)?;
+            let won = store().and_then(|s| s.set_if_absent(&key, b"1", Some(60))).map_err(debug)?;
             text(200, won.to_string())
         }
         "/test/state" => {
@@ -362,19 +315,11 @@ impl event_handler::Guest for Guest {
     /// until attempt n).
     fn handle(topic: String, event: CloudEvent, attempt: u32) -> event_handler::Outcome {
         let subject = event.subject.as_deref().unwrap_or("");
-        if record(
-            "event",
-            &format!("{topic}|{}|{attempt}|{subject}", event.id),
-        )
-        .is_err()
-        {
+        if record("event", &format!("{topic}|{}|{attempt}|{subject}", event.id)).is_err() {
             return event_handler::Outcome::Retry;
         }
         let data: serde_json::Value = serde_json::from_slice(&event.data).unwrap_or_default();
-        match (
-            data.as_str(),
-            data.get("fail_until").and_then(|v| v.as_u64()),
-        ) {
+        match (data.as_str(), data.get("fail_until").and_then(|v| v.as_u64())) {
             (Some("drop"), _) => event_handler::Outcome::Drop,
             (Some("trap"), _) => panic!("trapping on event {}", event.id),
             (_, Some(n)) if u64::from(attempt) < n => event_handler::Outcome::Retry,
@@ -393,9 +338,7 @@ impl scheduled_job::Guest for Guest {
             ))
         })?;
         record("tick", &at).map_err(|err| match err {
-            sql::Error::Unavailable(_) | sql::Error::DeadlineExceeded => {
-                JobError::Unavailable(format!("{err:?}"))
-            }
+            sql::Error::Unavailable(_) | sql::Error::DeadlineExceeded => JobError::Unavailable(format!("{err:?}")),
             _ => JobError::Failed(format!("{err:?}")),
         })
     }
@@ -410,40 +353,20 @@ mod tests {
     #[test]
     fn query_values_are_percent_decoded() {
         let query = "url=http%3A%2F%2F127.0.0.1%3A8080%2Fx%3Fa%3D1&ms=20&bad=%zz%4&plus=a+b";
-        assert_eq!(
-            param(query, "url").as_deref(),
-            Some("http://127.0.0.1:8080/x?a=1")
-        );
+        assert_eq!(param(query, "url").as_deref(), Some("http://127.0.0.1:8080/x?a=1"));
         assert_eq!(param(query, "ms").as_deref(), Some("20"));
         assert_eq!(param(query, "bad").as_deref(), Some("%zz%4"));
         assert_eq!(param(query, "plus").as_deref(), Some("a+b"));
         assert_eq!(param(query, "u"), None);
-        assert_eq!(
-            param("id=load-3&topic=test", "id").as_deref(),
-            Some("load-3")
-        );
+        assert_eq!(param("id=load-3&topic=test", "id").as_deref(), Some("load-3"));
     }
 
     #[test]
     fn ticks_are_recorded_in_utc_with_microseconds() {
-        let at = |seconds, nanoseconds| {
-            format_timestamp(Timestamp {
-                seconds,
-                nanoseconds,
-            })
-        };
-        assert_eq!(
-            at(1_767_225_600, 0).as_deref(),
-            Some("2026-01-01T00:00:00.000000Z")
-        );
-        assert_eq!(
-            at(1_893_549_845, 0).as_deref(),
-            Some("2030-01-02T02:04:05.000000Z")
-        );
-        assert_eq!(
-            at(0, 123_456_789).as_deref(),
-            Some("1970-01-01T00:00:00.123456Z")
-        );
+        let at = |seconds, nanoseconds| format_timestamp(Timestamp { seconds, nanoseconds });
+        assert_eq!(at(1_767_225_600, 0).as_deref(), Some("2026-01-01T00:00:00.000000Z"));
+        assert_eq!(at(1_893_549_845, 0).as_deref(), Some("2030-01-02T02:04:05.000000Z"));
+        assert_eq!(at(0, 123_456_789).as_deref(), Some("1970-01-01T00:00:00.123456Z"));
         assert_eq!(at(0, 1_000_000_000), None);
         assert_eq!(at(u64::MAX, 0), None);
     }

@@ -29,22 +29,12 @@ impl ChangeSet {
         let old = json_fields(before);
         let new = json_fields(after);
         let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-        let value = |fields: &Map<String, Value>, name: &str| {
-            fields.get(name).cloned().unwrap_or(Value::Null)
-        };
+        let value = |fields: &Map<String, Value>, name: &str| fields.get(name).cloned().unwrap_or(Value::Null);
         Self(
             names
                 .into_iter()
                 .filter(|name| !UNLISTED.contains(&name.as_str()))
-                .map(|name| {
-                    (
-                        name.clone(),
-                        FieldChange {
-                            old: value(&old, name),
-                            new: value(&new, name),
-                        },
-                    )
-                })
+                .map(|name| (name.clone(), FieldChange { old: value(&old, name), new: value(&new, name) }))
                 .filter(|(_, change)| change.old != change.new)
                 .collect(),
         )
@@ -83,10 +73,7 @@ mod tests {
     fn task() -> Task {
         NewTask::from_json(br#"{"title": "a", "priority": "high", "tags": ["x"]}"#)
             .unwrap()
-            .into_task(
-                Uuid::from_u128(7),
-                parse_utc("2026-01-01T00:00:00Z").unwrap(),
-            )
+            .into_task(Uuid::from_u128(7), parse_utc("2026-01-01T00:00:00Z").unwrap())
     }
 
     #[test]
@@ -121,20 +108,13 @@ mod tests {
     fn a_deletion_lists_the_fields_removed() {
         let changes = ChangeSet::between(Some(&task()), None);
         assert_eq!(changes.fields(), ["completed", "priority", "tags", "title"]);
-        assert_eq!(
-            changes.get("title"),
-            Some(&FieldChange {
-                old: json!("a"),
-                new: Value::Null
-            })
-        );
+        assert_eq!(changes.get("title"), Some(&FieldChange { old: json!("a"), new: Value::Null }));
     }
 
     #[test]
     fn round_trips_through_json() {
         let changes = ChangeSet::between(None, Some(&task()));
-        let back: ChangeSet =
-            serde_json::from_str(&serde_json::to_string(&changes).unwrap()).unwrap();
+        let back: ChangeSet = serde_json::from_str(&serde_json::to_string(&changes).unwrap()).unwrap();
         assert_eq!(back, changes);
     }
 }

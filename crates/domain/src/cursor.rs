@@ -54,12 +54,7 @@ mod tests {
     use super::*;
 
     fn cursor(sort: SortField, key: SortKey) -> Cursor {
-        Cursor {
-            sort,
-            order: SortOrder::Asc,
-            key,
-            id: Uuid::from_u128(42),
-        }
+        Cursor { sort, order: SortOrder::Asc, key, id: Uuid::from_u128(42) }
     }
 
     #[test]
@@ -67,29 +62,17 @@ mod tests {
         for c in [
             cursor(SortField::Priority, SortKey::Integer(3)),
             cursor(SortField::Title, SortKey::Text("ü?/+&= ~".repeat(20))),
-            cursor(
-                SortField::DueDate,
-                SortKey::Text("9999-12-31T23:59:59.999999Z".into()),
-            ),
+            cursor(SortField::DueDate, SortKey::Text("9999-12-31T23:59:59.999999Z".into())),
         ] {
             let text = c.encode();
-            assert!(
-                text.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-                "{text}"
-            );
+            assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{text}");
             assert_eq!(Cursor::decode(&text), Ok(c));
         }
     }
 
     #[test]
     fn refuses_garbage() {
-        for text in [
-            "",
-            "!!!",
-            "bm90IGpzb24",
-            &URL_SAFE_NO_PAD.encode(b"{\"sort\":\"title\"}"),
-        ] {
+        for text in ["", "!!!", "bm90IGpzb24", &URL_SAFE_NO_PAD.encode(b"{\"sort\":\"title\"}")] {
             assert_eq!(Cursor::decode(text), Err(CursorError), "{text:?}");
         }
     }

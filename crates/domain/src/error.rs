@@ -77,10 +77,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 
     pub fn malformed_json(message: impl Into<String>) -> Self {
@@ -98,10 +95,7 @@ impl ApiError {
 
     /// An id of a `what` (`task`, `notification`) that is not a UUID.
     pub fn invalid_id_of(what: &str, raw: &str) -> Self {
-        Self::new(
-            ErrorCode::InvalidId,
-            format!("`{raw}` is not a valid {what} id (a UUID)"),
-        )
+        Self::new(ErrorCode::InvalidId, format!("`{raw}` is not a valid {what} id (a UUID)"))
     }
 
     /// No such task (or not the caller's).
@@ -119,10 +113,7 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(method: impl fmt::Display) -> Self {
-        Self::new(
-            ErrorCode::MethodNotAllowed,
-            format!("method {method} is not allowed on this path"),
-        )
+        Self::new(ErrorCode::MethodNotAllowed, format!("method {method} is not allowed on this path"))
     }
 
     pub fn idempotency_key_reused() -> Self {
@@ -133,17 +124,11 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(
-            ErrorCode::Unauthenticated,
-            "the request is not authenticated",
-        )
+        Self::new(ErrorCode::Unauthenticated, "the request is not authenticated")
     }
 
     pub fn payload_too_large(max_bytes: usize) -> Self {
-        Self::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the request body is larger than {max_bytes} bytes"),
-        )
+        Self::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {max_bytes} bytes"))
     }
 
     /// `reason` is shown to the client: keep it short and free of internals.
@@ -171,10 +156,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
+        Self { field, reason: reason.into() }
     }
 }
 
@@ -197,11 +179,7 @@ mod tests {
             (ErrorCode::InvalidQuery, "invalid_query", 400),
             (ErrorCode::NotFound, "not_found", 404),
             (ErrorCode::MethodNotAllowed, "method_not_allowed", 405),
-            (
-                ErrorCode::IdempotencyKeyReused,
-                "idempotency_key_reused",
-                422,
-            ),
+            (ErrorCode::IdempotencyKeyReused, "idempotency_key_reused", 422),
             (ErrorCode::Unauthenticated, "unauthenticated", 401),
             (ErrorCode::PayloadTooLarge, "payload_too_large", 413),
             (ErrorCode::Conflict, "conflict", 409),
@@ -217,10 +195,7 @@ mod tests {
     #[test]
     fn renders_the_error_envelope() {
         let err = ApiError::not_found();
-        assert_eq!(
-            err.to_json(),
-            json!({"error": {"code": "not_found", "message": "no such task"}})
-        );
+        assert_eq!(err.to_json(), json!({"error": {"code": "not_found", "message": "no such task"}}));
         assert_eq!(err.status(), 404);
     }
 
@@ -238,16 +213,11 @@ mod tests {
             "limit: must be between 1 and 100"
         );
         assert!(ApiError::invalid_id("abc").message.contains("`abc`"));
-        assert_eq!(
-            ApiError::invalid_id_of("notification", "x").message,
-            "`x` is not a valid notification id (a UUID)"
-        );
+        assert_eq!(ApiError::invalid_id_of("notification", "x").message, "`x` is not a valid notification id (a UUID)");
         assert_eq!(
             ApiError::not_found_of("notification").to_json(),
             json!({"error": {"code": "not_found", "message": "no such notification"}})
         );
-        assert!(ApiError::method_not_allowed("PATCH")
-            .message
-            .contains("PATCH"));
+        assert!(ApiError::method_not_allowed("PATCH").message.contains("PATCH"));
     }
 }

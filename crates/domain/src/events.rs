@@ -43,9 +43,7 @@ impl ChangeKind {
     }
 
     pub fn from_event_type(event_type: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.event_type() == event_type)
+        Self::ALL.into_iter().find(|kind| kind.event_type() == event_type)
     }
 
     /// An update that marks the task completed is a completion (whatever else
@@ -70,8 +68,7 @@ mod event_type {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ChangeKind, D::Error> {
         let text = String::deserialize(d)?;
-        ChangeKind::from_event_type(&text)
-            .ok_or_else(|| D::Error::custom(format!("unknown task event type `{text}`")))
+        ChangeKind::from_event_type(&text).ok_or_else(|| D::Error::custom(format!("unknown task event type `{text}`")))
     }
 }
 
@@ -93,12 +90,7 @@ impl TaskChange {
 
     /// `changes` as returned by `Task::apply`, which gave `after`.
     pub fn updated(user_id: &str, after: Task, changes: ChangeSet) -> Self {
-        Self::new(
-            ChangeKind::of_update(&changes, &after),
-            user_id,
-            after,
-            changes,
-        )
+        Self::new(ChangeKind::of_update(&changes, &after), user_id, after, changes)
     }
 
     pub fn deleted(user_id: &str, task: Task) -> Self {
@@ -107,12 +99,7 @@ impl TaskChange {
     }
 
     fn new(kind: ChangeKind, user_id: &str, task: Task, changes: ChangeSet) -> Self {
-        Self {
-            kind,
-            user_id: user_id.to_owned(),
-            task,
-            changes,
-        }
+        Self { kind, user_id: user_id.to_owned(), task, changes }
     }
 
     /// The data of the `task.*` event on `task-events`.
@@ -185,17 +172,14 @@ mod tests {
     const USER: &str = "user-1";
 
     fn task() -> Task {
-        NewTask::from_json(br#"{"title": "a"}"#).unwrap().into_task(
-            Uuid::from_u128(1),
-            parse_utc("2026-01-01T00:00:00Z").unwrap(),
-        )
+        NewTask::from_json(br#"{"title": "a"}"#)
+            .unwrap()
+            .into_task(Uuid::from_u128(1), parse_utc("2026-01-01T00:00:00Z").unwrap())
     }
 
     fn update(task: &Task, body: &str) -> TaskChange {
-        let (after, changes) = task.apply(
-            TaskPatch::from_json(body.as_bytes()).unwrap(),
-            parse_utc("2026-01-02T00:00:00Z").unwrap(),
-        );
+        let (after, changes) =
+            task.apply(TaskPatch::from_json(body.as_bytes()).unwrap(), parse_utc("2026-01-02T00:00:00Z").unwrap());
         TaskChange::updated(USER, after, changes)
     }
 
@@ -213,25 +197,13 @@ mod tests {
 
     #[test]
     fn completing_through_an_update_is_a_completion() {
-        assert_eq!(
-            update(&task(), r#"{"completed": true, "title": "b"}"#).kind,
-            ChangeKind::Completed
-        );
-        assert_eq!(
-            update(&task(), r#"{"title": "b"}"#).kind,
-            ChangeKind::Updated
-        );
+        assert_eq!(update(&task(), r#"{"completed": true, "title": "b"}"#).kind, ChangeKind::Completed);
+        assert_eq!(update(&task(), r#"{"title": "b"}"#).kind, ChangeKind::Updated);
         let mut done = task();
         done.completed = true;
-        assert_eq!(
-            update(&done, r#"{"completed": false}"#).kind,
-            ChangeKind::Updated
-        );
+        assert_eq!(update(&done, r#"{"completed": false}"#).kind, ChangeKind::Updated);
         // Already completed: changing something else is an update.
-        assert_eq!(
-            update(&done, r#"{"completed": true, "title": "b"}"#).kind,
-            ChangeKind::Updated
-        );
+        assert_eq!(update(&done, r#"{"completed": true, "title": "b"}"#).kind, ChangeKind::Updated);
     }
 
     #[test]
@@ -242,10 +214,7 @@ mod tests {
         assert_eq!(data["task_id"], "00000000-0000-0000-0000-000000000001");
         assert_eq!(data["user_id"], USER);
         assert_eq!(data["task"], serde_json::to_value(task()).unwrap());
-        assert_eq!(
-            data["changed_fields"]["title"],
-            json!({"old": null, "new": "a"})
-        );
+        assert_eq!(data["changed_fields"]["title"], json!({"old": null, "new": "a"}));
 
         let at = parse_utc("2026-01-01T00:00:00.5Z").unwrap();
         assert_eq!(
@@ -266,14 +235,8 @@ mod tests {
         let data = serde_json::to_value(change.task_event()).unwrap();
         assert_eq!(data["event_type"], "task.updated");
         assert_eq!(data["task"]["title"], "b");
-        assert_eq!(
-            data["changed_fields"],
-            json!({"title": {"old": "a", "new": "b"}})
-        );
-        assert_eq!(
-            change.sync_event(task().created_at).changed_fields,
-            ["title"]
-        );
+        assert_eq!(data["changed_fields"], json!({"title": {"old": "a", "new": "b"}}));
+        assert_eq!(change.sync_event(task().created_at).changed_fields, ["title"]);
     }
 
     #[test]
@@ -283,30 +246,20 @@ mod tests {
         let data = serde_json::to_value(change.task_event()).unwrap();
         assert_eq!(data["event_type"], "task.deleted");
         assert_eq!(data["task"], serde_json::Value::Null);
-        assert_eq!(
-            data["changed_fields"]["title"],
-            json!({"old": "a", "new": null})
-        );
-        assert_eq!(
-            serde_json::to_value(change.sync_event(task().created_at)).unwrap()["change_type"],
-            "deleted"
-        );
+        assert_eq!(data["changed_fields"]["title"], json!({"old": "a", "new": null}));
+        assert_eq!(serde_json::to_value(change.sync_event(task().created_at)).unwrap()["change_type"], "deleted");
     }
 
     #[test]
     fn only_completions_of_recurring_tasks_have_a_next_occurrence() {
         let mut recurring = task();
-        recurring.recurrence_pattern =
-            Some(crate::RecurrencePattern::new(crate::Frequency::Daily, 1).unwrap());
+        recurring.recurrence_pattern = Some(crate::RecurrencePattern::new(crate::Frequency::Daily, 1).unwrap());
         let now = parse_utc("2026-01-03T00:00:00Z").unwrap();
         let completion = update(&recurring, r#"{"completed": true}"#).task_event();
         let next = completion.next_occurrence(Uuid::from_u128(2), now).unwrap();
         assert_eq!(next.parent_task_id, Some(recurring.id));
         // No due date: a day after the completion (the snapshot's updated_at).
-        assert_eq!(
-            next.due_date,
-            Some(parse_utc("2026-01-03T00:00:00Z").unwrap())
-        );
+        assert_eq!(next.due_date, Some(parse_utc("2026-01-03T00:00:00Z").unwrap()));
         assert_eq!(next.created_at, now);
 
         let edit = update(&recurring, r#"{"title": "b"}"#).task_event();
@@ -322,8 +275,7 @@ mod tests {
     fn events_round_trip_for_consumers() {
         let change = update(&task(), r#"{"completed": true}"#);
         let event = change.task_event();
-        let back: TaskEvent =
-            serde_json::from_str(&serde_json::to_string(&event).unwrap()).unwrap();
+        let back: TaskEvent = serde_json::from_str(&serde_json::to_string(&event).unwrap()).unwrap();
         assert_eq!(back, event);
         let sync = change.sync_event(task().created_at);
         let back: SyncEvent = serde_json::from_str(&serde_json::to_string(&sync).unwrap()).unwrap();

@@ -15,16 +15,11 @@ pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         // Anything else that is valid JSON is not an object; anything invalid
         // is malformed anyway.
         Some(b'{') => {}
-        Some(_) => {
-            return Err(ApiError::malformed_json(
-                "the request body must be a JSON object",
-            ))
-        }
+        Some(_) => return Err(ApiError::malformed_json("the request body must be a JSON object")),
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
-    de.end()
-        .map_err(|e| ApiError::malformed_json(e.to_string()))?;
+    de.end().map_err(|e| ApiError::malformed_json(e.to_string()))?;
     Ok(value)
 }
 
@@ -38,16 +33,10 @@ fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = err.into_inner();
     match inner.classify() {
         Category::Data => {
-            let message = if path == "." {
-                inner.to_string()
-            } else {
-                format!("{path}: {inner}")
-            };
+            let message = if path == "." { inner.to_string() } else { format!("{path}: {inner}") };
             ApiError::new(crate::ErrorCode::ValidationFailed, message)
         }
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::malformed_json(inner.to_string())
-        }
+        Category::Syntax | Category::Eof | Category::Io => ApiError::malformed_json(inner.to_string()),
     }
 }
 
@@ -84,18 +73,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_and_non_objects_are_malformed() {
-        for body in [
-            "",
-            "   ",
-            "{",
-            "{\"flag\": tru}",
-            "[1]",
-            "\"x\"",
-            "42",
-            "null",
-            "nope",
-            "{} {}",
-        ] {
+        for body in ["", "   ", "{", "{\"flag\": tru}", "[1]", "\"x\"", "42", "null", "nope", "{} {}"] {
             assert_eq!(code(body), ErrorCode::MalformedJson, "{body:?}");
         }
     }
@@ -104,11 +82,7 @@ mod tests {
     fn wrong_types_are_validation_failures_naming_the_field() {
         let err = parse_object::<Probe>(br#"{"flag": "yes"}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::ValidationFailed);
-        assert!(
-            err.message.starts_with("flag: invalid type"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.starts_with("flag: invalid type"), "{}", err.message);
         assert!(err.message.contains("line 1"), "{}", err.message);
     }
 
@@ -123,11 +97,7 @@ mod tests {
     fn unknown_fields_are_validation_failures_naming_the_field() {
         let err = parse_object::<Probe>(br#"{"colour": 1}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::ValidationFailed);
-        assert!(
-            err.message.contains("unknown field `colour`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("unknown field `colour`"), "{}", err.message);
     }
 
     #[test]

@@ -20,8 +20,7 @@ pub use cursor::{Cursor, SortKey};
 pub use error::{ApiError, ErrorCode, FieldError};
 pub use events::{ChangeKind, SyncEvent, TaskChange, TaskEvent};
 pub use notification::{
-    Notification, NotificationCreated, NotificationCursor, NotificationPage, NotificationQuery,
-    NotificationRead,
+    Notification, NotificationCreated, NotificationCursor, NotificationPage, NotificationQuery, NotificationRead,
 };
 pub use query::{HistoryQuery, ListQuery, SortField, SortOrder, SqlFragment, SqlParam, TaskPage};
 pub use recurrence::{next_due, next_occurrence, Frequency, RecurrencePattern};

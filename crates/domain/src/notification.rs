@@ -38,14 +38,8 @@ impl Notification {
     pub fn of_reminder(reminder: &Reminder, id: Uuid, now: DateTime<Utc>) -> Self {
         let due = reminder.due_date.format("%Y-%m-%d %H:%M UTC");
         let (title, body) = match reminder.kind {
-            ReminderKind::Upcoming => (
-                "Task due soon",
-                format!("\"{}\" is due at {due}.", reminder.title),
-            ),
-            ReminderKind::Overdue => (
-                "Task overdue",
-                format!("\"{}\" was due at {due}.", reminder.title),
-            ),
+            ReminderKind::Upcoming => ("Task due soon", format!("\"{}\" is due at {due}.", reminder.title)),
+            ReminderKind::Overdue => ("Task overdue", format!("\"{}\" was due at {due}.", reminder.title)),
         };
         Self {
             id,
@@ -82,21 +76,11 @@ pub struct NotificationRead {
 
 impl NotificationRead {
     pub fn some(user_id: &str, ids: Vec<Uuid>, unread_count: u64) -> Self {
-        Self {
-            user_id: user_id.to_owned(),
-            ids: Some(ids),
-            all: false,
-            unread_count,
-        }
+        Self { user_id: user_id.to_owned(), ids: Some(ids), all: false, unread_count }
     }
 
     pub fn all(user_id: &str, unread_count: u64) -> Self {
-        Self {
-            user_id: user_id.to_owned(),
-            ids: None,
-            all: true,
-            unread_count,
-        }
+        Self { user_id: user_id.to_owned(), ids: None, all: true, unread_count }
     }
 }
 
@@ -148,14 +132,10 @@ impl NotificationQuery {
         let params = Params::parse(query, &["limit", "cursor", "unread_only"])?;
         Ok(Self {
             unread_only: params
-                .value("unread_only", |v| {
-                    v.parse().map_err(|_| "must be true or false".to_owned())
-                })?
+                .value("unread_only", |v| v.parse().map_err(|_| "must be true or false".to_owned()))?
                 .unwrap_or(false),
             limit: params.limit()?,
-            after: params.value("cursor", |v| {
-                NotificationCursor::decode(v).map_err(|e| e.to_string())
-            })?,
+            after: params.value("cursor", |v| NotificationCursor::decode(v).map_err(|e| e.to_string()))?,
         })
     }
 
@@ -164,19 +144,14 @@ impl NotificationQuery {
     /// whether another follows.
     pub fn to_sql(&self, user_id: &str) -> SqlFragment {
         let mut out = SqlFragment::default();
-        let mut conditions = vec![format!(
-            "user_id = {}",
-            out.bind(SqlParam::Text(user_id.to_owned()))
-        )];
+        let mut conditions = vec![format!("user_id = {}", out.bind(SqlParam::Text(user_id.to_owned())))];
         if self.unread_only {
             conditions.push("read = FALSE".to_owned());
         }
         if let Some(cursor) = &self.after {
             let at = out.bind(SqlParam::Text(format_utc(cursor.created_at)));
             let id = out.bind(SqlParam::Text(cursor.id.to_string()));
-            conditions.push(format!(
-                "(created_at < {at} OR (created_at = {at} AND id < {id}))"
-            ));
+            conditions.push(format!("(created_at < {at} OR (created_at = {at} AND id < {id}))"));
         }
         let limit = out.bind(SqlParam::Integer(i64::from(self.limit) + 1));
         out.sql = format!(
@@ -193,20 +168,9 @@ impl NotificationQuery {
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = more
-            .then(|| {
-                rows.last().map(|last| {
-                    NotificationCursor {
-                        created_at: last.created_at,
-                        id: last.id,
-                    }
-                    .encode()
-                })
-            })
+            .then(|| rows.last().map(|last| NotificationCursor { created_at: last.created_at, id: last.id }.encode()))
             .flatten();
-        NotificationPage {
-            items: rows,
-            next_cursor,
-        }
+        NotificationPage { items: rows, next_cursor }
     }
 }
 
@@ -232,18 +196,13 @@ mod tests {
     }
 
     fn notification(n: u128, created_at: &str) -> Notification {
-        Notification::of_reminder(
-            &reminder(ReminderKind::Upcoming),
-            Uuid::from_u128(n),
-            at(created_at),
-        )
+        Notification::of_reminder(&reminder(ReminderKind::Upcoming), Uuid::from_u128(n), at(created_at))
     }
 
     #[test]
     fn reminders_become_unread_notifications() {
         let now = at("2026-03-10T08:00:00.5Z");
-        let upcoming =
-            Notification::of_reminder(&reminder(ReminderKind::Upcoming), Uuid::from_u128(1), now);
+        let upcoming = Notification::of_reminder(&reminder(ReminderKind::Upcoming), Uuid::from_u128(1), now);
         assert_eq!(
             serde_json::to_value(&upcoming).unwrap(),
             json!({
@@ -256,35 +215,24 @@ mod tests {
                 "created_at": "2026-03-10T08:00:00.500000Z",
             })
         );
-        let overdue =
-            Notification::of_reminder(&reminder(ReminderKind::Overdue), Uuid::from_u128(1), now);
+        let overdue = Notification::of_reminder(&reminder(ReminderKind::Overdue), Uuid::from_u128(1), now);
         assert_eq!(overdue.kind, "reminder.overdue");
         assert_eq!(overdue.title, "Task overdue");
-        assert_eq!(
-            overdue.body,
-            "\"Water the plants\" was due at 2026-03-10 08:30 UTC."
-        );
+        assert_eq!(overdue.body, "\"Water the plants\" was due at 2026-03-10 08:30 UTC.");
     }
 
     #[test]
     fn event_shapes() {
         let n = notification(1, "2026-03-10T08:00:00Z");
-        let created = NotificationCreated {
-            user_id: "alice".into(),
-            notification: n.clone(),
-        };
+        let created = NotificationCreated { user_id: "alice".into(), notification: n.clone() };
         let data = serde_json::to_value(&created).unwrap();
         assert_eq!(data["user_id"], "alice");
         assert_eq!(data["id"], n.id.to_string());
         assert_eq!(data["type"], "reminder.upcoming");
-        assert_eq!(
-            serde_json::from_value::<NotificationCreated>(data).unwrap(),
-            created
-        );
+        assert_eq!(serde_json::from_value::<NotificationCreated>(data).unwrap(), created);
 
         assert_eq!(
-            serde_json::to_value(NotificationRead::some("alice", vec![Uuid::from_u128(1)], 3))
-                .unwrap(),
+            serde_json::to_value(NotificationRead::some("alice", vec![Uuid::from_u128(1)], 3)).unwrap(),
             json!({"user_id": "alice", "ids": ["00000000-0000-0000-0000-000000000001"], "unread_count": 3})
         );
         assert_eq!(
@@ -321,10 +269,7 @@ mod tests {
             "SELECT id, type, title, body, task_id, read, created_at FROM notification \
              WHERE user_id = $1 AND read = FALSE ORDER BY created_at DESC, id DESC LIMIT $2"
         );
-        assert_eq!(
-            sql.params,
-            [SqlParam::Text("alice".into()), SqlParam::Integer(3)]
-        );
+        assert_eq!(sql.params, [SqlParam::Text("alice".into()), SqlParam::Integer(3)]);
 
         let rows = vec![
             notification(3, "2026-03-10T08:00:03Z"),
@@ -334,25 +279,12 @@ mod tests {
         let page = q.page(rows.clone());
         assert_eq!(page.items, rows[..2]);
         let cursor = page.next_cursor.unwrap();
-        assert!(cursor
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         let next = NotificationQuery::parse(&format!("limit=2&cursor={cursor}")).unwrap();
-        assert_eq!(
-            next.after,
-            Some(NotificationCursor {
-                created_at: rows[1].created_at,
-                id: rows[1].id
-            })
-        );
+        assert_eq!(next.after, Some(NotificationCursor { created_at: rows[1].created_at, id: rows[1].id }));
         let sql = next.to_sql("alice");
-        assert!(sql.sql.contains(
-            "WHERE user_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY"
-        ));
-        assert_eq!(
-            sql.params[1],
-            SqlParam::Text("2026-03-10T08:00:02.000000Z".into())
-        );
+        assert!(sql.sql.contains("WHERE user_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY"));
+        assert_eq!(sql.params[1], SqlParam::Text("2026-03-10T08:00:02.000000Z".into()));
         assert_eq!(q.page(rows[..2].to_vec()).next_cursor, None);
     }
 }

@@ -25,13 +25,7 @@ pub enum SortField {
 }
 
 impl SortField {
-    const ALL: [Self; 5] = [
-        Self::CreatedAt,
-        Self::UpdatedAt,
-        Self::DueDate,
-        Self::Priority,
-        Self::Title,
-    ];
+    const ALL: [Self; 5] = [Self::CreatedAt, Self::UpdatedAt, Self::DueDate, Self::Priority, Self::Title];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -71,10 +65,7 @@ impl SortField {
         match self {
             Self::CreatedAt => SortKey::Text(format_utc(task.created_at)),
             Self::UpdatedAt => SortKey::Text(format_utc(task.updated_at)),
-            Self::DueDate => SortKey::Text(
-                task.due_date
-                    .map_or_else(|| NO_DUE_DATE.to_owned(), format_utc),
-            ),
+            Self::DueDate => SortKey::Text(task.due_date.map_or_else(|| NO_DUE_DATE.to_owned(), format_utc)),
             Self::Priority => SortKey::Integer(task.priority.rank()),
             Self::Title => SortKey::Text(task.title.clone()),
         }
@@ -162,28 +153,13 @@ impl ListQuery {
     /// Parses a raw query string. Unknown parameters and empty values are
     /// ignored; a bad value, or a known parameter given twice, is `invalid_query`.
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        let params = Params::parse(
-            query,
-            &[
-                "completed",
-                "priority",
-                "tag",
-                "q",
-                "sort",
-                "order",
-                "limit",
-                "cursor",
-            ],
-        )?;
+        let params = Params::parse(query, &["completed", "priority", "tag", "q", "sort", "order", "limit", "cursor"])?;
         let sort = params
             .value("sort", |v| {
                 SortField::ALL
                     .into_iter()
                     .find(|s| s.as_str() == v)
-                    .ok_or_else(|| {
-                        "must be one of created_at, updated_at, due_date, priority, title"
-                            .to_owned()
-                    })
+                    .ok_or_else(|| "must be one of created_at, updated_at, due_date, priority, title".to_owned())
             })?
             .unwrap_or(SortField::CreatedAt);
         let order = params
@@ -194,22 +170,12 @@ impl ListQuery {
             })?
             .unwrap_or(sort.default_order());
         let after = params.value("cursor", |v| Cursor::decode(v).map_err(|e| e.to_string()))?;
-        if after
-            .as_ref()
-            .is_some_and(|c| (c.sort, c.order) != (sort, order))
-        {
-            return Err(ApiError::invalid_query(
-                "cursor",
-                "belongs to a different sort or order",
-            ));
+        if after.as_ref().is_some_and(|c| (c.sort, c.order) != (sort, order)) {
+            return Err(ApiError::invalid_query("cursor", "belongs to a different sort or order"));
         }
         Ok(Self {
-            completed: params.value("completed", |v| {
-                v.parse().map_err(|_| "must be true or false".to_owned())
-            })?,
-            priority: params.value("priority", |v| {
-                v.parse::<Priority>().map_err(|e| e.to_string())
-            })?,
+            completed: params.value("completed", |v| v.parse().map_err(|_| "must be true or false".to_owned()))?,
+            priority: params.value("priority", |v| v.parse::<Priority>().map_err(|e| e.to_string()))?,
             tag: params.value("tag", |v| normalize_tag(v).map_err(|e| e.reason))?,
             text: params.value("q", |v| Ok(v.to_owned()))?,
             sort,
@@ -225,34 +191,21 @@ impl ListQuery {
     /// another follows.
     pub fn to_sql(&self, user_id: &str) -> SqlFragment {
         let mut out = SqlFragment::default();
-        let mut conditions = vec![format!(
-            "user_id = {}",
-            out.bind(SqlParam::Text(user_id.to_owned()))
-        )];
+        let mut conditions = vec![format!("user_id = {}", out.bind(SqlParam::Text(user_id.to_owned())))];
         if let Some(completed) = self.completed {
-            conditions.push(format!(
-                "completed = {}",
-                out.bind(SqlParam::Boolean(completed))
-            ));
+            conditions.push(format!("completed = {}", out.bind(SqlParam::Boolean(completed))));
         }
         if let Some(priority) = self.priority {
-            conditions.push(format!(
-                "priority = {}",
-                out.bind(SqlParam::Text(priority.as_str().to_owned()))
-            ));
+            conditions.push(format!("priority = {}", out.bind(SqlParam::Text(priority.as_str().to_owned()))));
         }
         if let Some(tag) = &self.tag {
             let tag = out.bind(SqlParam::Text(tag.clone()));
-            conditions.push(format!(
-                "EXISTS (SELECT 1 FROM task_tag tt WHERE tt.task_id = task.id AND tt.tag = {tag})"
-            ));
+            conditions
+                .push(format!("EXISTS (SELECT 1 FROM task_tag tt WHERE tt.task_id = task.id AND tt.tag = {tag})"));
         }
         if let Some(text) = &self.text {
             // CAST: PostgreSQL cannot pick among lower()'s overloads for an untyped parameter.
-            let pattern = format!(
-                "lower(CAST({} AS TEXT))",
-                out.bind(SqlParam::Text(like_pattern(text)))
-            );
+            let pattern = format!("lower(CAST({} AS TEXT))", out.bind(SqlParam::Text(like_pattern(text))));
             conditions.push(format!(
                 "(lower(title) LIKE {pattern} ESCAPE '\\' OR lower(description) LIKE {pattern} ESCAPE '\\')"
             ));
@@ -262,16 +215,11 @@ impl ListQuery {
             let after = self.order.after();
             let last_key = out.bind(cursor.key.clone().into());
             let last_id = out.bind(SqlParam::Text(cursor.id.to_string()));
-            conditions.push(format!(
-                "({key} {after} {last_key} OR ({key} = {last_key} AND id {after} {last_id}))"
-            ));
+            conditions.push(format!("({key} {after} {last_key} OR ({key} = {last_key} AND id {after} {last_id}))"));
         }
         let order = self.order.sql();
         let limit = out.bind(SqlParam::Integer(i64::from(self.limit) + 1));
-        out.sql = format!(
-            "WHERE {} ORDER BY {key} {order}, id {order} LIMIT {limit}",
-            conditions.join(" AND ")
-        );
+        out.sql = format!("WHERE {} ORDER BY {key} {order}, id {order} LIMIT {limit}", conditions.join(" AND "));
         out
     }
 
@@ -280,22 +228,12 @@ impl ListQuery {
         let limit = self.limit as usize;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let next_cursor = more
-            .then(|| rows.last().map(|last| self.cursor_after(last).encode()))
-            .flatten();
-        TaskPage {
-            items: rows,
-            next_cursor,
-        }
+        let next_cursor = more.then(|| rows.last().map(|last| self.cursor_after(last).encode())).flatten();
+        TaskPage { items: rows, next_cursor }
     }
 
     fn cursor_after(&self, task: &Task) -> Cursor {
-        Cursor {
-            sort: self.sort,
-            order: self.order,
-            key: self.sort.key_of(task),
-            id: task.id,
-        }
+        Cursor { sort: self.sort, order: self.order, key: self.sort.key_of(task), id: task.id }
     }
 }
 
@@ -321,9 +259,7 @@ pub struct HistoryQuery {
 
 impl HistoryQuery {
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        Ok(Self {
-            limit: Params::parse(query, &["limit"])?.limit()?,
-        })
+        Ok(Self { limit: Params::parse(query, &["limit"])?.limit()? })
     }
 }
 
@@ -352,10 +288,7 @@ impl Params {
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<Option<T>, ApiError> {
-        self.0
-            .get(name)
-            .map(|v| parse(v).map_err(|reason| ApiError::invalid_query(name, reason)))
-            .transpose()
+        self.0.get(name).map(|v| parse(v).map_err(|reason| ApiError::invalid_query(name, reason))).transpose()
     }
 
     pub(crate) fn limit(&self) -> Result<u32, ApiError> {
@@ -390,10 +323,7 @@ mod tests {
     fn task(title: &str) -> Task {
         NewTask::from_json(format!(r#"{{"title": "{title}"}}"#).as_bytes())
             .unwrap()
-            .into_task(
-                Uuid::from_u128(9),
-                parse_utc("2026-01-01T00:00:00Z").unwrap(),
-            )
+            .into_task(Uuid::from_u128(9), parse_utc("2026-01-01T00:00:00Z").unwrap())
     }
 
     #[test]
@@ -417,11 +347,7 @@ mod tests {
     fn default_order_depends_on_the_sort() {
         assert_eq!(parse("sort=updated_at").order, SortOrder::Desc);
         for sort in ["due_date", "priority", "title"] {
-            assert_eq!(
-                parse(&format!("sort={sort}")).order,
-                SortOrder::Asc,
-                "{sort}"
-            );
+            assert_eq!(parse(&format!("sort={sort}")).order, SortOrder::Asc, "{sort}");
         }
         assert_eq!(parse("sort=title&order=desc").order, SortOrder::Desc);
         assert_eq!(parse("order=asc").order, SortOrder::Asc);
@@ -452,16 +378,10 @@ mod tests {
         assert!(invalid("tag=%20%20").starts_with("tag: "));
         assert!(invalid(&format!("tag={}", "t".repeat(51))).starts_with("tag: "));
         for limit in ["0", "101", "-1", "ten", "1.5"] {
-            assert!(
-                invalid(&format!("limit={limit}")).starts_with("limit: "),
-                "{limit}"
-            );
+            assert!(invalid(&format!("limit={limit}")).starts_with("limit: "), "{limit}");
         }
         assert!(invalid("cursor=garbage").starts_with("cursor: "));
-        assert_eq!(
-            invalid("limit=5&limit=6"),
-            "limit: must be given at most once"
-        );
+        assert_eq!(invalid("limit=5&limit=6"), "limit: must be given at most once");
     }
 
     #[test]
@@ -469,13 +389,8 @@ mod tests {
         let first = parse("sort=title&limit=1");
         let page = first.page(vec![task("a"), task("b")]);
         let cursor = page.next_cursor.unwrap();
-        assert!(parse(&format!("sort=title&limit=1&cursor={cursor}"))
-            .after
-            .is_some());
-        assert_eq!(
-            invalid(&format!("sort=due_date&cursor={cursor}")),
-            "cursor: belongs to a different sort or order"
-        );
+        assert!(parse(&format!("sort=title&limit=1&cursor={cursor}")).after.is_some());
+        assert_eq!(invalid(&format!("sort=due_date&cursor={cursor}")), "cursor: belongs to a different sort or order");
         assert_eq!(
             invalid(&format!("sort=title&order=desc&cursor={cursor}")),
             "cursor: belongs to a different sort or order"
@@ -485,20 +400,13 @@ mod tests {
     #[test]
     fn sql_for_the_defaults() {
         let sql = parse("").to_sql("u1");
-        assert_eq!(
-            sql.sql,
-            "WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        );
-        assert_eq!(
-            sql.params,
-            [SqlParam::Text("u1".into()), SqlParam::Integer(21)]
-        );
+        assert_eq!(sql.sql, "WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2");
+        assert_eq!(sql.params, [SqlParam::Text("u1".into()), SqlParam::Integer(21)]);
     }
 
     #[test]
     fn sql_with_every_filter() {
-        let sql = parse("completed=false&priority=low&tag=home&q=50%25_off&sort=due_date&limit=5")
-            .to_sql("u1");
+        let sql = parse("completed=false&priority=low&tag=home&q=50%25_off&sort=due_date&limit=5").to_sql("u1");
         assert_eq!(
             sql.sql,
             "WHERE user_id = $1 AND completed = $2 AND priority = $3 \
@@ -524,15 +432,14 @@ mod tests {
         let mut high = task("x");
         high.priority = Priority::High;
         let first = parse("sort=priority&order=desc&limit=1");
-        let cursor = first
-            .page(vec![high.clone(), task("y")])
-            .next_cursor
-            .unwrap();
+        let cursor = first.page(vec![high.clone(), task("y")]).next_cursor.unwrap();
         let sql = parse(&format!("sort=priority&order=desc&limit=1&cursor={cursor}")).to_sql("u1");
         let key = "CASE priority WHEN 'low' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END";
         assert_eq!(
             sql.sql,
-            format!("WHERE user_id = $1 AND ({key} < $2 OR ({key} = $2 AND id < $3)) ORDER BY {key} DESC, id DESC LIMIT $4")
+            format!(
+                "WHERE user_id = $1 AND ({key} < $2 OR ({key} = $2 AND id < $3)) ORDER BY {key} DESC, id DESC LIMIT $4"
+            )
         );
         assert_eq!(
             sql.params,
@@ -559,38 +466,23 @@ mod tests {
         let page = q.page(vec![task("a"), task("b"), task("c")]);
         assert_eq!(page.items.len(), 2);
         let cursor = Cursor::decode(&page.next_cursor.unwrap()).unwrap();
-        assert_eq!(
-            cursor.key,
-            SortKey::Text("2026-01-01T00:00:00.000000Z".into())
-        );
-        assert_eq!(
-            (cursor.sort, cursor.order, cursor.id),
-            (SortField::CreatedAt, SortOrder::Desc, Uuid::from_u128(9))
-        );
+        assert_eq!(cursor.key, SortKey::Text("2026-01-01T00:00:00.000000Z".into()));
+        assert_eq!((cursor.sort, cursor.order, cursor.id), (SortField::CreatedAt, SortOrder::Desc, Uuid::from_u128(9)));
     }
 
     #[test]
     fn sort_keys_match_the_sql_expressions() {
         let mut t = task("Title");
-        assert_eq!(
-            SortField::DueDate.key_of(&t),
-            SortKey::Text(NO_DUE_DATE.into())
-        );
+        assert_eq!(SortField::DueDate.key_of(&t), SortKey::Text(NO_DUE_DATE.into()));
         assert!(SortField::DueDate.sql().contains(NO_DUE_DATE));
         t.due_date = Some(parse_utc("2026-02-03T04:05:06+01:00").unwrap());
-        assert_eq!(
-            SortField::DueDate.key_of(&t),
-            SortKey::Text("2026-02-03T03:05:06.000000Z".into())
-        );
+        assert_eq!(SortField::DueDate.key_of(&t), SortKey::Text("2026-02-03T03:05:06.000000Z".into()));
         assert_eq!(SortField::Title.key_of(&t), SortKey::Text("Title".into()));
         for p in [Priority::Low, Priority::Medium, Priority::High] {
             t.priority = p;
             assert_eq!(SortField::Priority.key_of(&t), SortKey::Integer(p.rank()));
             let arm = format!("'{}' THEN {}", p.as_str(), p.rank());
-            assert!(
-                p == Priority::High || SortField::Priority.sql().contains(&arm),
-                "{arm}"
-            );
+            assert!(p == Priority::High || SortField::Priority.sql().contains(&arm), "{arm}");
         }
     }
 
@@ -598,9 +490,6 @@ mod tests {
     fn history_limit() {
         assert_eq!(HistoryQuery::parse("").unwrap().limit, 20);
         assert_eq!(HistoryQuery::parse("limit=100&sort=x").unwrap().limit, 100);
-        assert_eq!(
-            HistoryQuery::parse("limit=0").unwrap_err().code,
-            ErrorCode::InvalidQuery
-        );
+        assert_eq!(HistoryQuery::parse("limit=0").unwrap_err().code, ErrorCode::InvalidQuery);
     }
 }

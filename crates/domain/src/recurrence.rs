@@ -52,10 +52,7 @@ impl TryFrom<RawPattern> for RecurrencePattern {
 impl RecurrencePattern {
     pub fn new(frequency: Frequency, interval: i64) -> Result<Self, IntervalError> {
         match u32::try_from(interval) {
-            Ok(n) if (1..=MAX_INTERVAL).contains(&n) => Ok(Self {
-                frequency,
-                interval: n,
-            }),
+            Ok(n) if (1..=MAX_INTERVAL).contains(&n) => Ok(Self { frequency, interval: n }),
             _ => Err(IntervalError(interval)),
         }
     }
@@ -90,12 +87,7 @@ pub fn next_due(pattern: &RecurrencePattern, from: DateTime<Utc>) -> DateTime<Ut
 /// not completed, child of `done` (`parent_task_id`), due one step of the
 /// pattern after `done`'s due date — or, when `done` had none, one step after
 /// its completion. `None` when `done` does not recur.
-pub fn next_occurrence(
-    done: &Task,
-    completed_at: DateTime<Utc>,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Option<Task> {
+pub fn next_occurrence(done: &Task, completed_at: DateTime<Utc>, id: Uuid, now: DateTime<Utc>) -> Option<Task> {
     let pattern = done.recurrence_pattern?;
     let from = done.due_date.unwrap_or(completed_at);
     Some(Task {
@@ -124,86 +116,41 @@ mod tests {
     }
 
     fn next(frequency: Frequency, interval: i64, from: &str) -> String {
-        format_utc(next_due(
-            &pattern(frequency, interval),
-            parse_utc(from).unwrap(),
-        ))
+        format_utc(next_due(&pattern(frequency, interval), parse_utc(from).unwrap()))
     }
 
     #[test]
     fn daily_adds_days_keeping_the_time() {
-        assert_eq!(
-            next(Frequency::Daily, 1, "2026-01-31T09:15:00Z"),
-            "2026-02-01T09:15:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Daily, 3, "2026-12-30T23:59:59.5Z"),
-            "2027-01-02T23:59:59.500000Z"
-        );
+        assert_eq!(next(Frequency::Daily, 1, "2026-01-31T09:15:00Z"), "2026-02-01T09:15:00.000000Z");
+        assert_eq!(next(Frequency::Daily, 3, "2026-12-30T23:59:59.5Z"), "2027-01-02T23:59:59.500000Z");
     }
 
     #[test]
     fn daily_crosses_leap_days() {
-        assert_eq!(
-            next(Frequency::Daily, 1, "2028-02-28T08:00:00Z"),
-            "2028-02-29T08:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Daily, 1, "2027-02-28T08:00:00Z"),
-            "2027-03-01T08:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Daily, 365, "2028-01-01T00:00:00Z"),
-            "2028-12-31T00:00:00.000000Z"
-        );
+        assert_eq!(next(Frequency::Daily, 1, "2028-02-28T08:00:00Z"), "2028-02-29T08:00:00.000000Z");
+        assert_eq!(next(Frequency::Daily, 1, "2027-02-28T08:00:00Z"), "2027-03-01T08:00:00.000000Z");
+        assert_eq!(next(Frequency::Daily, 365, "2028-01-01T00:00:00Z"), "2028-12-31T00:00:00.000000Z");
     }
 
     #[test]
     fn weekly_adds_seven_days_per_interval() {
-        assert_eq!(
-            next(Frequency::Weekly, 1, "2026-12-28T10:00:00Z"),
-            "2027-01-04T10:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Weekly, 2, "2028-02-20T10:00:00Z"),
-            "2028-03-05T10:00:00.000000Z"
-        );
+        assert_eq!(next(Frequency::Weekly, 1, "2026-12-28T10:00:00Z"), "2027-01-04T10:00:00.000000Z");
+        assert_eq!(next(Frequency::Weekly, 2, "2028-02-20T10:00:00Z"), "2028-03-05T10:00:00.000000Z");
     }
 
     #[test]
     fn monthly_keeps_the_day_of_month() {
-        assert_eq!(
-            next(Frequency::Monthly, 1, "2026-01-15T07:30:00Z"),
-            "2026-02-15T07:30:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 3, "2026-05-10T07:30:00Z"),
-            "2026-08-10T07:30:00.000000Z"
-        );
+        assert_eq!(next(Frequency::Monthly, 1, "2026-01-15T07:30:00Z"), "2026-02-15T07:30:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 3, "2026-05-10T07:30:00Z"), "2026-08-10T07:30:00.000000Z");
     }
 
     #[test]
     fn monthly_clamps_to_the_last_day() {
-        assert_eq!(
-            next(Frequency::Monthly, 1, "2026-01-31T12:00:00Z"),
-            "2026-02-28T12:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 1, "2028-01-31T12:00:00Z"),
-            "2028-02-29T12:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 1, "2026-03-31T12:00:00Z"),
-            "2026-04-30T12:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 12, "2028-02-29T12:00:00Z"),
-            "2029-02-28T12:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 48, "2028-02-29T12:00:00Z"),
-            "2032-02-29T12:00:00.000000Z"
-        );
+        assert_eq!(next(Frequency::Monthly, 1, "2026-01-31T12:00:00Z"), "2026-02-28T12:00:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 1, "2028-01-31T12:00:00Z"), "2028-02-29T12:00:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 1, "2026-03-31T12:00:00Z"), "2026-04-30T12:00:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 12, "2028-02-29T12:00:00Z"), "2029-02-28T12:00:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 48, "2028-02-29T12:00:00Z"), "2032-02-29T12:00:00.000000Z");
     }
 
     #[test]
@@ -217,35 +164,20 @@ mod tests {
 
     #[test]
     fn monthly_crosses_the_year() {
-        assert_eq!(
-            next(Frequency::Monthly, 1, "2026-12-31T23:00:00Z"),
-            "2027-01-31T23:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 12, "2026-12-05T00:00:00Z"),
-            "2027-12-05T00:00:00.000000Z"
-        );
-        assert_eq!(
-            next(Frequency::Monthly, 13, "2026-11-30T00:00:00Z"),
-            "2027-12-30T00:00:00.000000Z"
-        );
+        assert_eq!(next(Frequency::Monthly, 1, "2026-12-31T23:00:00Z"), "2027-01-31T23:00:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 12, "2026-12-05T00:00:00Z"), "2027-12-05T00:00:00.000000Z");
+        assert_eq!(next(Frequency::Monthly, 13, "2026-11-30T00:00:00Z"), "2027-12-30T00:00:00.000000Z");
     }
 
     #[test]
     fn saturates_instead_of_overflowing() {
-        assert_eq!(
-            next_due(&pattern(Frequency::Monthly, 365), DateTime::<Utc>::MAX_UTC),
-            DateTime::<Utc>::MAX_UTC
-        );
+        assert_eq!(next_due(&pattern(Frequency::Monthly, 365), DateTime::<Utc>::MAX_UTC), DateTime::<Utc>::MAX_UTC);
     }
 
     fn recurring(body: serde_json::Value) -> Task {
         let mut task = crate::NewTask::from_json(body.to_string().as_bytes())
             .unwrap()
-            .into_task(
-                Uuid::from_u128(1),
-                parse_utc("2026-01-01T00:00:00Z").unwrap(),
-            );
+            .into_task(Uuid::from_u128(1), parse_utc("2026-01-01T00:00:00Z").unwrap());
         task.completed = true;
         task.updated_at = parse_utc("2026-01-05T10:00:00Z").unwrap();
         task
@@ -276,32 +208,20 @@ mod tests {
 
     #[test]
     fn next_occurrence_of_an_undated_task_counts_from_its_completion() {
-        let done = recurring(
-            json!({"title": "t", "recurrence_pattern": {"frequency": "daily", "interval": 3}}),
-        );
-        let next =
-            next_occurrence(&done, done.updated_at, Uuid::from_u128(2), done.updated_at).unwrap();
-        assert_eq!(
-            next.due_date,
-            Some(parse_utc("2026-01-08T10:00:00Z").unwrap())
-        );
+        let done = recurring(json!({"title": "t", "recurrence_pattern": {"frequency": "daily", "interval": 3}}));
+        let next = next_occurrence(&done, done.updated_at, Uuid::from_u128(2), done.updated_at).unwrap();
+        assert_eq!(next.due_date, Some(parse_utc("2026-01-08T10:00:00Z").unwrap()));
 
         let done = recurring(json!({"title": "t", "recurrence_pattern": {"frequency": "monthly"}}));
         let completed_at = parse_utc("2026-01-31T23:00:00Z").unwrap();
         let next = next_occurrence(&done, completed_at, Uuid::from_u128(2), completed_at).unwrap();
-        assert_eq!(
-            next.due_date,
-            Some(parse_utc("2026-02-28T23:00:00Z").unwrap())
-        );
+        assert_eq!(next.due_date, Some(parse_utc("2026-02-28T23:00:00Z").unwrap()));
     }
 
     #[test]
     fn a_task_without_a_pattern_has_no_next_occurrence() {
         let done = recurring(json!({"title": "t", "due_date": "2026-01-04T08:00:00Z"}));
-        assert_eq!(
-            next_occurrence(&done, done.updated_at, Uuid::from_u128(2), done.updated_at),
-            None
-        );
+        assert_eq!(next_occurrence(&done, done.updated_at, Uuid::from_u128(2), done.updated_at), None);
     }
 
     #[test]
@@ -309,10 +229,7 @@ mod tests {
         assert!(RecurrencePattern::new(Frequency::Daily, 1).is_ok());
         assert!(RecurrencePattern::new(Frequency::Daily, 365).is_ok());
         for bad in [0, -1, 366, i64::MAX] {
-            assert_eq!(
-                RecurrencePattern::new(Frequency::Daily, bad),
-                Err(IntervalError(bad))
-            );
+            assert_eq!(RecurrencePattern::new(Frequency::Daily, bad), Err(IntervalError(bad)));
         }
     }
 
@@ -326,8 +243,7 @@ mod tests {
 
     #[test]
     fn deserializes_with_checks() {
-        let p: RecurrencePattern =
-            serde_json::from_value(json!({"frequency": "monthly", "interval": 12})).unwrap();
+        let p: RecurrencePattern = serde_json::from_value(json!({"frequency": "monthly", "interval": 12})).unwrap();
         assert_eq!((p.frequency(), p.interval()), (Frequency::Monthly, 12));
         let p: RecurrencePattern = serde_json::from_value(json!({"frequency": "daily"})).unwrap();
         assert_eq!(p.interval(), 1);
@@ -340,10 +256,7 @@ mod tests {
             json!({"interval": 2}),
             json!({"frequency": "daily", "interval": 1, "until": "x"}),
         ] {
-            assert!(
-                serde_json::from_value::<RecurrencePattern>(bad.clone()).is_err(),
-                "{bad}"
-            );
+            assert!(serde_json::from_value::<RecurrencePattern>(bad.clone()).is_err(), "{bad}");
         }
     }
 }

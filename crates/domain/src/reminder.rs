@@ -38,9 +38,7 @@ impl ReminderKind {
     }
 
     pub fn from_event_type(event_type: &str) -> Option<Self> {
-        [Self::Upcoming, Self::Overdue]
-            .into_iter()
-            .find(|kind| kind.event_type() == event_type)
+        [Self::Upcoming, Self::Overdue].into_iter().find(|kind| kind.event_type() == event_type)
     }
 
     /// The reminder an incomplete task due at `due` gets at `now`, if any:
@@ -89,16 +87,8 @@ impl Reminder {
     /// UTC day of `now` when overdue.
     pub fn dedup_key(&self, now: DateTime<Utc>) -> String {
         match self.kind {
-            ReminderKind::Upcoming => format!(
-                "reminder:upcoming:{}:{}",
-                self.task_id,
-                format_utc(self.due_date)
-            ),
-            ReminderKind::Overdue => format!(
-                "reminder:overdue:{}:{}",
-                self.task_id,
-                now.format("%Y-%m-%d")
-            ),
+            ReminderKind::Upcoming => format!("reminder:upcoming:{}:{}", self.task_id, format_utc(self.due_date)),
+            ReminderKind::Overdue => format!("reminder:overdue:{}:{}", self.task_id, now.format("%Y-%m-%d")),
         }
     }
 
@@ -141,10 +131,7 @@ impl ReminderScan {
     pub const DEFAULT_PAGE_SIZE: u32 = 200;
 
     pub fn new(now: DateTime<Utc>) -> Self {
-        Self {
-            now,
-            page_size: Self::DEFAULT_PAGE_SIZE,
-        }
+        Self { now, page_size: Self::DEFAULT_PAGE_SIZE }
     }
 
     /// A whole `SELECT` of the page after `after` (the last task of the
@@ -154,17 +141,12 @@ impl ReminderScan {
         let mut out = SqlFragment::default();
         let horizon = out.bind(SqlParam::Text(format_utc(self.now + UPCOMING_WINDOW)));
         // A literal FALSE, so SQLite can use the partial index `task_due_open`.
-        let mut conditions = vec![
-            "completed = FALSE".to_owned(),
-            "due_date IS NOT NULL".to_owned(),
-            format!("due_date <= {horizon}"),
-        ];
+        let mut conditions =
+            vec!["completed = FALSE".to_owned(), "due_date IS NOT NULL".to_owned(), format!("due_date <= {horizon}")];
         if let Some(last) = after {
             let due = out.bind(SqlParam::Text(format_utc(last.due_date)));
             let id = out.bind(SqlParam::Text(last.id.to_string()));
-            conditions.push(format!(
-                "(due_date > {due} OR (due_date = {due} AND id > {id}))"
-            ));
+            conditions.push(format!("(due_date > {due} OR (due_date = {due} AND id > {id}))"));
         }
         let limit = out.bind(SqlParam::Integer(i64::from(self.page_size)));
         out.sql = format!(
@@ -208,10 +190,7 @@ mod tests {
         assert_eq!(kind("2026-03-10T07:00:00Z"), Some(ReminderKind::Overdue));
         assert_eq!(kind("2025-01-01T00:00:00Z"), Some(ReminderKind::Overdue));
         assert_eq!(kind(NOW), Some(ReminderKind::Overdue));
-        assert_eq!(
-            kind("2026-03-10T08:00:00.000001Z"),
-            Some(ReminderKind::Upcoming)
-        );
+        assert_eq!(kind("2026-03-10T08:00:00.000001Z"), Some(ReminderKind::Upcoming));
         assert_eq!(kind("2026-03-10T08:30:00Z"), Some(ReminderKind::Upcoming));
         assert_eq!(kind("2026-03-10T09:00:00Z"), Some(ReminderKind::Upcoming));
         assert_eq!(kind("2026-03-10T09:00:00.000001Z"), None);
@@ -233,8 +212,7 @@ mod tests {
         let now = at(NOW);
         let r = Reminder::of_task(due("2026-03-10T08:30:00Z"), now).unwrap();
         assert_eq!(r.kind, ReminderKind::Upcoming);
-        let key =
-            "reminder:upcoming:00000000-0000-0000-0000-000000000007:2026-03-10T08:30:00.000000Z";
+        let key = "reminder:upcoming:00000000-0000-0000-0000-000000000007:2026-03-10T08:30:00.000000Z";
         assert_eq!(r.dedup_key(now), key);
         // The same at every later run before the due date...
         assert_eq!(r.dedup_key(at("2026-03-10T08:29:00Z")), key);
@@ -250,10 +228,7 @@ mod tests {
         let r = Reminder::of_task(due("2026-03-09T12:00:00Z"), at(NOW)).unwrap();
         assert_eq!(r.kind, ReminderKind::Overdue);
         let key = |now: &str| r.dedup_key(at(now));
-        assert_eq!(
-            key(NOW),
-            "reminder:overdue:00000000-0000-0000-0000-000000000007:2026-03-10"
-        );
+        assert_eq!(key(NOW), "reminder:overdue:00000000-0000-0000-0000-000000000007:2026-03-10");
         assert_eq!(key("2026-03-10T23:59:59Z"), key("2026-03-10T00:00:00Z"));
         assert_ne!(key("2026-03-11T00:00:00Z"), key(NOW));
         assert_eq!(r.dedup_ttl_seconds(at(NOW)), 172_800);
@@ -261,10 +236,7 @@ mod tests {
 
     #[test]
     fn tasks_due_later_get_no_reminder() {
-        assert_eq!(
-            Reminder::of_task(due("2026-03-10T10:00:00Z"), at(NOW)),
-            None
-        );
+        assert_eq!(Reminder::of_task(due("2026-03-10T10:00:00Z"), at(NOW)), None);
     }
 
     #[test]
@@ -288,10 +260,7 @@ mod tests {
             json!({"kind": "overdue", "task_id": Uuid::nil(), "user_id": "u", "title": "t"}),
             json!("overdue"),
         ] {
-            assert!(
-                serde_json::from_value::<Reminder>(bad.clone()).is_err(),
-                "{bad}"
-            );
+            assert!(serde_json::from_value::<Reminder>(bad.clone()).is_err(), "{bad}");
         }
     }
 
@@ -304,25 +273,11 @@ mod tests {
             "SELECT id, user_id, title, due_date FROM task WHERE completed = FALSE AND due_date IS NOT NULL \
              AND due_date <= $1 ORDER BY due_date, id LIMIT $2"
         );
-        assert_eq!(
-            first.params,
-            [
-                SqlParam::Text("2026-03-10T09:00:00.000000Z".into()),
-                SqlParam::Integer(200)
-            ]
-        );
+        assert_eq!(first.params, [SqlParam::Text("2026-03-10T09:00:00.000000Z".into()), SqlParam::Integer(200)]);
         let next = scan.to_sql(Some(&due("2026-03-10T08:30:00Z")));
-        assert!(next.sql.contains(
-            "AND (due_date > $2 OR (due_date = $2 AND id > $3)) ORDER BY due_date, id LIMIT $4"
-        ));
-        assert_eq!(
-            next.params[1],
-            SqlParam::Text("2026-03-10T08:30:00.000000Z".into())
-        );
-        assert_eq!(
-            next.params[2],
-            SqlParam::Text("00000000-0000-0000-0000-000000000007".into())
-        );
+        assert!(next.sql.contains("AND (due_date > $2 OR (due_date = $2 AND id > $3)) ORDER BY due_date, id LIMIT $4"));
+        assert_eq!(next.params[1], SqlParam::Text("2026-03-10T08:30:00.000000Z".into()));
+        assert_eq!(next.params[2], SqlParam::Text("00000000-0000-0000-0000-000000000007".into()));
         assert!(scan.is_full(200) && !scan.is_full(199));
     }
 }

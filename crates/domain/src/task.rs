@@ -89,15 +89,7 @@ impl Task {
     /// nothing changed the task is returned as it was (same `updated_at`).
     pub fn apply(&self, patch: TaskPatch, now: DateTime<Utc>) -> (Task, ChangeSet) {
         let mut next = self.clone();
-        let TaskPatch {
-            title,
-            description,
-            completed,
-            priority,
-            tags,
-            due_date,
-            recurrence_pattern,
-        } = patch;
+        let TaskPatch { title, description, completed, priority, tags, due_date, recurrence_pattern } = patch;
         set(&mut next.title, title);
         set(&mut next.description, description);
         set(&mut next.completed, completed);
@@ -135,9 +127,7 @@ impl NewTask {
     /// Parses and validates a body: the patch rules, plus a required title.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let patch = TaskPatch::from_json(body)?;
-        let title = patch
-            .title
-            .ok_or_else(|| FieldError::new("title", "is required"))?;
+        let title = patch.title.ok_or_else(|| FieldError::new("title", "is required"))?;
         Ok(Self {
             title,
             description: patch.description.flatten(),
@@ -187,10 +177,7 @@ impl TaskPatch {
 
     /// The patch of `PATCH /api/todos/{id}/complete`.
     pub fn completion(completed: bool) -> Self {
-        Self {
-            completed: Some(completed),
-            ..Self::default()
-        }
+        Self { completed: Some(completed), ..Self::default() }
     }
 }
 
@@ -246,22 +233,12 @@ impl<'de> Deserialize<'de> for ReadOnly {
 impl TaskFields {
     fn validate(self) -> Result<TaskPatch, FieldError> {
         Ok(TaskPatch {
-            title: not_null("title", self.title)?
-                .map(validate_title)
-                .transpose()?,
-            description: self
-                .description
-                .map(|d| d.map(validate_description).transpose())
-                .transpose()?,
+            title: not_null("title", self.title)?.map(validate_title).transpose()?,
+            description: self.description.map(|d| d.map(validate_description).transpose()).transpose()?,
             completed: not_null("completed", self.completed)?,
             priority: not_null("priority", self.priority)?,
-            tags: not_null("tags", self.tags)?
-                .map(normalize_tags)
-                .transpose()?,
-            due_date: self
-                .due_date
-                .map(|d| d.map(parse_due_date).transpose())
-                .transpose()?,
+            tags: not_null("tags", self.tags)?.map(normalize_tags).transpose()?,
+            due_date: self.due_date.map(|d| d.map(parse_due_date).transpose()).transpose()?,
             recurrence_pattern: self.recurrence_pattern,
         })
     }
@@ -283,16 +260,9 @@ pub fn validate_title(title: String) -> Result<String, FieldError> {
         return Err(FieldError::new("title", "must not be empty"));
     }
     if chars > TITLE_MAX_CHARS {
-        return Err(FieldError::new(
-            "title",
-            format!("must be at most {TITLE_MAX_CHARS} characters, got {chars}"),
-        ));
+        return Err(FieldError::new("title", format!("must be at most {TITLE_MAX_CHARS} characters, got {chars}")));
     }
-    Ok(if trimmed.len() == title.len() {
-        title
-    } else {
-        trimmed.to_owned()
-    })
+    Ok(if trimmed.len() == title.len() { title } else { trimmed.to_owned() })
 }
 
 /// At most 10,000 characters, kept as given.
@@ -320,10 +290,7 @@ pub fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>, FieldError> {
     if out.len() > MAX_TAGS {
         return Err(FieldError::new(
             "tags",
-            format!(
-                "at most {MAX_TAGS} distinct tags are allowed, got {}",
-                out.len()
-            ),
+            format!("at most {MAX_TAGS} distinct tags are allowed, got {}", out.len()),
         ));
     }
     Ok(out)
@@ -336,10 +303,7 @@ pub fn normalize_tag(tag: &str) -> Result<String, FieldError> {
         return Err(FieldError::new("tags", "a tag must not be empty"));
     }
     if tag.chars().count() > TAG_MAX_CHARS {
-        return Err(FieldError::new(
-            "tags",
-            format!("tag `{tag}` is longer than {TAG_MAX_CHARS} characters"),
-        ));
+        return Err(FieldError::new("tags", format!("tag `{tag}` is longer than {TAG_MAX_CHARS} characters")));
     }
     Ok(tag.to_owned())
 }
@@ -414,150 +378,86 @@ mod tests {
         assert_eq!(task.priority, Priority::High);
         assert_eq!(task.tags, ["money", "home"]);
         assert_eq!(task.due_date, Some(at("2026-02-01T08:00:00Z")));
-        assert_eq!(
-            task.recurrence_pattern,
-            Some(RecurrencePattern::new(Frequency::Monthly, 1).unwrap())
-        );
+        assert_eq!(task.recurrence_pattern, Some(RecurrencePattern::new(Frequency::Monthly, 1).unwrap()));
     }
 
     #[test]
     fn new_task_accepts_null_for_optional_fields() {
-        let task = new_task(json!({"title": "x", "description": null, "due_date": null, "recurrence_pattern": null})).unwrap();
-        assert_eq!(
-            (task.description, task.due_date, task.recurrence_pattern),
-            (None, None, None)
-        );
+        let task =
+            new_task(json!({"title": "x", "description": null, "due_date": null, "recurrence_pattern": null})).unwrap();
+        assert_eq!((task.description, task.due_date, task.recurrence_pattern), (None, None, None));
     }
 
     #[test]
     fn new_task_requires_a_title() {
-        assert_eq!(
-            message(new_task(json!({"priority": "low"}))),
-            "title: is required"
-        );
-        assert_eq!(
-            message(new_task(json!({"title": null}))),
-            "title: must not be null"
-        );
+        assert_eq!(message(new_task(json!({"priority": "low"}))), "title: is required");
+        assert_eq!(message(new_task(json!({"title": null}))), "title: must not be null");
     }
 
     #[test]
     fn title_is_trimmed_and_bounded_in_characters() {
-        assert_eq!(
-            message(new_task(json!({"title": "   "}))),
-            "title: must not be empty"
-        );
-        assert_eq!(
-            validate_title("é".repeat(500)).unwrap().chars().count(),
-            500
-        );
+        assert_eq!(message(new_task(json!({"title": "   "}))), "title: must not be empty");
+        assert_eq!(validate_title("é".repeat(500)).unwrap().chars().count(), 500);
         assert_eq!(
             validate_title("é".repeat(501)).unwrap_err().to_string(),
             "title: must be at most 500 characters, got 501"
         );
-        assert_eq!(
-            validate_title(format!(" {} ", "a".repeat(500)))
-                .unwrap()
-                .len(),
-            500
-        );
+        assert_eq!(validate_title(format!(" {} ", "a".repeat(500))).unwrap().len(), 500);
     }
 
     #[test]
     fn description_is_bounded() {
         assert!(validate_description("d".repeat(10_000)).is_ok());
-        assert!(message(new_task(
-            json!({"title": "x", "description": "d".repeat(10_001)})
-        ))
-        .starts_with("description: must be at most 10000 characters"));
+        assert!(message(new_task(json!({"title": "x", "description": "d".repeat(10_001)})))
+            .starts_with("description: must be at most 10000 characters"));
     }
 
     #[test]
     fn tags_are_trimmed_and_deduplicated_in_order() {
-        let tags = normalize_tags(vec![
-            " b".into(),
-            "a".into(),
-            "b ".into(),
-            "c".into(),
-            "a".into(),
-        ])
-        .unwrap();
+        let tags = normalize_tags(vec![" b".into(), "a".into(), "b ".into(), "c".into(), "a".into()]).unwrap();
         assert_eq!(tags, ["b", "a", "c"]);
     }
 
     #[test]
     fn tag_rules() {
-        assert_eq!(
-            normalize_tags(vec!["  ".into()]).unwrap_err().to_string(),
-            "tags: a tag must not be empty"
-        );
+        assert_eq!(normalize_tags(vec!["  ".into()]).unwrap_err().to_string(), "tags: a tag must not be empty");
         assert!(normalize_tags(vec!["t".repeat(50)]).is_ok());
-        assert!(normalize_tags(vec!["t".repeat(51)])
-            .unwrap_err()
-            .reason
-            .contains("longer than 50"));
+        assert!(normalize_tags(vec!["t".repeat(51)]).unwrap_err().reason.contains("longer than 50"));
         let twenty: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
         assert!(normalize_tags(twenty.clone()).is_ok());
         // Duplicates do not count against the limit.
         assert!(normalize_tags([twenty.clone(), vec!["t0".into()]].concat()).is_ok());
         let too_many = [twenty, vec!["t20".into()]].concat();
-        assert!(normalize_tags(too_many)
-            .unwrap_err()
-            .reason
-            .contains("got 21"));
+        assert!(normalize_tags(too_many).unwrap_err().reason.contains("got 21"));
     }
 
     #[test]
     fn tags_must_be_strings() {
-        assert!(message(new_task(json!({"title": "x", "tags": [1]})))
-            .starts_with("tags[0]: invalid type"));
-        assert!(
-            message(new_task(json!({"title": "x", "tags": "a"}))).starts_with("tags: invalid type")
-        );
-        assert_eq!(
-            message(new_task(json!({"title": "x", "tags": null}))),
-            "tags: must not be null"
-        );
+        assert!(message(new_task(json!({"title": "x", "tags": [1]}))).starts_with("tags[0]: invalid type"));
+        assert!(message(new_task(json!({"title": "x", "tags": "a"}))).starts_with("tags: invalid type"));
+        assert_eq!(message(new_task(json!({"title": "x", "tags": null}))), "tags: must not be null");
     }
 
     #[test]
     fn bad_priority_names_the_field() {
-        assert!(
-            message(new_task(json!({"title": "x", "priority": "urgent"})))
-                .starts_with("priority: unknown variant `urgent`")
-        );
-        assert_eq!(
-            message(patch(json!({"priority": null}))),
-            "priority: must not be null"
-        );
+        assert!(message(new_task(json!({"title": "x", "priority": "urgent"})))
+            .starts_with("priority: unknown variant `urgent`"));
+        assert_eq!(message(patch(json!({"priority": null}))), "priority: must not be null");
     }
 
     #[test]
     fn bad_due_date_names_the_field() {
-        assert!(
-            message(new_task(json!({"title": "x", "due_date": "tomorrow"})))
-                .starts_with("due_date: must be an RFC 3339")
-        );
-        assert!(message(new_task(json!({"title": "x", "due_date": 5})))
-            .starts_with("due_date: invalid type"));
+        assert!(message(new_task(json!({"title": "x", "due_date": "tomorrow"})))
+            .starts_with("due_date: must be an RFC 3339"));
+        assert!(message(new_task(json!({"title": "x", "due_date": 5}))).starts_with("due_date: invalid type"));
     }
 
     #[test]
     fn bad_recurrence_names_the_field() {
-        let msg = message(new_task(
-            json!({"title": "x", "recurrence_pattern": {"frequency": "daily", "interval": 0}}),
-        ));
-        assert!(
-            msg.starts_with("recurrence_pattern: interval must be between 1 and 365"),
-            "{msg}"
-        );
-        let msg = message(new_task(
-            json!({"title": "x", "recurrence_pattern": {"frequency": "hourly"}}),
-        ));
-        assert!(
-            msg.starts_with("recurrence_pattern.frequency: unknown variant"),
-            "{msg}"
-        );
+        let msg = message(new_task(json!({"title": "x", "recurrence_pattern": {"frequency": "daily", "interval": 0}})));
+        assert!(msg.starts_with("recurrence_pattern: interval must be between 1 and 365"), "{msg}");
+        let msg = message(new_task(json!({"title": "x", "recurrence_pattern": {"frequency": "hourly"}})));
+        assert!(msg.starts_with("recurrence_pattern.frequency: unknown variant"), "{msg}");
     }
 
     #[test]
@@ -568,8 +468,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        assert!(message(new_task(json!({"title": "x", "colour": "red"})))
-            .contains("unknown field `colour`"));
+        assert!(message(new_task(json!({"title": "x", "colour": "red"}))).contains("unknown field `colour`"));
     }
 
     #[test]
@@ -584,14 +483,8 @@ mod tests {
 
     #[test]
     fn malformed_bodies() {
-        assert_eq!(
-            TaskPatch::from_json(b"[]").unwrap_err().code,
-            ErrorCode::MalformedJson
-        );
-        assert_eq!(
-            TaskPatch::from_json(b"{\"title\":").unwrap_err().code,
-            ErrorCode::MalformedJson
-        );
+        assert_eq!(TaskPatch::from_json(b"[]").unwrap_err().code, ErrorCode::MalformedJson);
+        assert_eq!(TaskPatch::from_json(b"{\"title\":").unwrap_err().code, ErrorCode::MalformedJson);
     }
 
     #[test]
@@ -609,8 +502,7 @@ mod tests {
         let task = sample();
         let now = at("2026-01-02T00:00:00Z");
         let (next, changes) = task.apply(
-            patch(json!({"title": "Buy oat milk", "priority": "medium", "tags": ["home", "shop"]}))
-                .unwrap(),
+            patch(json!({"title": "Buy oat milk", "priority": "medium", "tags": ["home", "shop"]})).unwrap(),
             now,
         );
         assert_eq!(next.title, "Buy oat milk");
@@ -628,10 +520,8 @@ mod tests {
     #[test]
     fn applying_a_patch_that_changes_nothing() {
         let task = sample();
-        let (next, changes) = task.apply(
-            patch(json!({"title": " Buy milk ", "completed": false})).unwrap(),
-            at("2026-01-02T00:00:00Z"),
-        );
+        let (next, changes) =
+            task.apply(patch(json!({"title": " Buy milk ", "completed": false})).unwrap(), at("2026-01-02T00:00:00Z"));
         assert!(changes.is_empty());
         assert_eq!(next, task);
     }
@@ -642,14 +532,9 @@ mod tests {
         task.description = Some("d".into());
         task.due_date = Some(at("2026-03-01T10:00:00Z"));
         task.recurrence_pattern = Some(RecurrencePattern::new(Frequency::Daily, 2).unwrap());
-        let cleared =
-            patch(json!({"description": null, "due_date": null, "recurrence_pattern": null}))
-                .unwrap();
+        let cleared = patch(json!({"description": null, "due_date": null, "recurrence_pattern": null})).unwrap();
         let (next, changes) = task.apply(cleared, at("2026-01-02T00:00:00Z"));
-        assert_eq!(
-            (next.description, next.due_date, next.recurrence_pattern),
-            (None, None, None)
-        );
+        assert_eq!((next.description, next.due_date, next.recurrence_pattern), (None, None, None));
         assert_eq!(
             serde_json::to_value(&changes).unwrap(),
             json!({
@@ -662,8 +547,7 @@ mod tests {
 
     #[test]
     fn completion_patch() {
-        let (done, changes) =
-            sample().apply(TaskPatch::completion(true), at("2026-01-02T00:00:00Z"));
+        let (done, changes) = sample().apply(TaskPatch::completion(true), at("2026-01-02T00:00:00Z"));
         assert!(done.completed);
         assert_eq!(changes.fields(), ["completed"]);
         let (_, again) = done.apply(TaskPatch::completion(true), at("2026-01-03T00:00:00Z"));
@@ -700,9 +584,6 @@ mod tests {
             assert_eq!(p.as_str().parse::<Priority>(), Ok(p));
         }
         assert!("urgent".parse::<Priority>().is_err());
-        assert!(
-            Priority::Low.rank() < Priority::Medium.rank()
-                && Priority::Medium.rank() < Priority::High.rank()
-        );
+        assert!(Priority::Low.rank() < Priority::Medium.rank() && Priority::Medium.rank() < Priority::High.rank());
     }
 }

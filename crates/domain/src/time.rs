@@ -22,10 +22,8 @@ pub enum TimeError {
 /// Parses RFC 3339 with any offset into UTC, truncated to microseconds so that
 /// the parsed value is exactly what `format_utc` stores.
 pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, TimeError> {
-    let at = DateTime::parse_from_rfc3339(text)
-        .map_err(|_| TimeError::NotRfc3339)?
-        .with_timezone(&Utc)
-        .trunc_subsecs(6);
+    let at =
+        DateTime::parse_from_rfc3339(text).map_err(|_| TimeError::NotRfc3339)?.with_timezone(&Utc).trunc_subsecs(6);
     if (1..=9999).contains(&at.year()) {
         Ok(at)
     } else {
@@ -68,9 +66,7 @@ pub mod utc_option {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| parse_utc(&text).map_err(D::Error::custom))
-            .transpose()
+        Option::<String>::deserialize(d)?.map(|text| parse_utc(&text).map_err(D::Error::custom)).transpose()
     }
 }
 
@@ -102,28 +98,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_rfc3339() {
-        for text in [
-            "",
-            "2026-01-01",
-            "2026-01-01T00:00:00",
-            "tomorrow",
-            "2026-13-01T00:00:00Z",
-            "2026-02-30T00:00:00Z",
-        ] {
+        for text in
+            ["", "2026-01-01", "2026-01-01T00:00:00", "tomorrow", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z"]
+        {
             assert_eq!(parse_utc(text), Err(TimeError::NotRfc3339), "{text:?}");
         }
     }
 
     #[test]
     fn refuses_years_outside_four_digits_in_utc() {
-        assert_eq!(
-            parse_utc("9999-12-31T23:30:00-01:00"),
-            Err(TimeError::OutOfRange)
-        );
-        assert_eq!(
-            parse_utc("0000-06-01T00:00:00Z"),
-            Err(TimeError::OutOfRange)
-        );
+        assert_eq!(parse_utc("9999-12-31T23:30:00-01:00"), Err(TimeError::OutOfRange));
+        assert_eq!(parse_utc("0000-06-01T00:00:00Z"), Err(TimeError::OutOfRange));
         assert!(parse_utc("9999-12-31T23:59:59.999999Z").is_ok());
     }
 

@@ -14,24 +14,9 @@ use uuid::Uuid;
 const USER: &str = "u1";
 
 fn tasks() -> Vec<Task> {
-    let titles = [
-        "Buy MILK",
-        "buy eggs",
-        "50% off sale",
-        "50x faster",
-        "a_b test",
-        "ab test",
-        "Zebra",
-        "Buy MILK",
-    ];
+    let titles = ["Buy MILK", "buy eggs", "50% off sale", "50x faster", "a_b test", "ab test", "Zebra", "Buy MILK"];
     let priorities = ["low", "medium", "high"];
-    let dues = [
-        None,
-        Some("2026-03-01T10:00:00Z"),
-        Some("2026-02-01T10:00:00Z"),
-        None,
-        Some("2026-03-01T10:00:00Z"),
-    ];
+    let dues = [None, Some("2026-03-01T10:00:00Z"), Some("2026-02-01T10:00:00Z"), None, Some("2026-03-01T10:00:00Z")];
     (0..24u32)
         .map(|i| {
             let mut body = serde_json::json!({
@@ -49,25 +34,15 @@ fn tasks() -> Vec<Task> {
             // Few distinct timestamps, so ties must be broken by id.
             let created = parse_utc(&format!("2026-01-0{}T00:00:00Z", 1 + i % 4)).unwrap();
             let id = Uuid::from_u128(u128::from(i.wrapping_mul(2_654_435_761)));
-            NewTask::from_json(body.to_string().as_bytes())
-                .unwrap()
-                .into_task(id, created)
+            NewTask::from_json(body.to_string().as_bytes()).unwrap().into_task(id, created)
         })
         .collect()
 }
 
 fn database(tasks: &[Task]) -> Connection {
     let db = schema();
-    for (user, task) in tasks
-        .iter()
-        .map(|t| (USER, t))
-        .chain(std::iter::once(("u2", &tasks[0])))
-    {
-        let id = if user == USER {
-            task.id
-        } else {
-            Uuid::from_u128(u128::MAX)
-        };
+    for (user, task) in tasks.iter().map(|t| (USER, t)).chain(std::iter::once(("u2", &tasks[0]))) {
+        let id = if user == USER { task.id } else { Uuid::from_u128(u128::MAX) };
         db.execute(
             "INSERT INTO task (id, user_id, title, description, completed, priority, tags, due_date, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
@@ -95,7 +70,6 @@ fn database(tasks: &[Task]) -> Connection {
     db
 }
 
-
 struct Fixture {
     tasks: Vec<Task>,
     db: Connection,
@@ -106,10 +80,7 @@ impl Fixture {
     fn new() -> Self {
         let tasks = tasks();
         let db = database(&tasks);
-        let by_id = tasks
-            .iter()
-            .map(|t| (t.id.to_string(), t.clone()))
-            .collect();
+        let by_id = tasks.iter().map(|t| (t.id.to_string(), t.clone())).collect();
         Self { tasks, db, by_id }
     }
 
@@ -124,15 +95,9 @@ impl Fixture {
             };
             let list = ListQuery::parse(&q).unwrap();
             let sql = list.to_sql(USER);
-            let mut stmt = self
-                .db
-                .prepare(&format!("SELECT id FROM task {}", sql.sql))
-                .unwrap();
+            let mut stmt = self.db.prepare(&format!("SELECT id FROM task {}", sql.sql)).unwrap();
             let rows: Vec<Task> = stmt
-                .query_map(
-                    params_from_iter(sql.params.into_iter().map(to_sqlite)),
-                    |row| row.get::<_, String>(0),
-                )
+                .query_map(params_from_iter(sql.params.into_iter().map(to_sqlite)), |row| row.get::<_, String>(0))
                 .unwrap()
                 .map(|id| self.by_id[&id.unwrap()].clone())
                 .collect();
@@ -143,10 +108,7 @@ impl Fixture {
                 Some(next) => cursor = Some(next),
                 None => return ids,
             }
-            assert!(
-                ids.len() <= self.by_id.len(),
-                "pagination does not terminate"
-            );
+            assert!(ids.len() <= self.by_id.len(), "pagination does not terminate");
         }
     }
 }
@@ -173,11 +135,7 @@ fn expected(tasks: &[Task], query: &str, keep: impl Fn(&Task) -> bool) -> Vec<Uu
 
 fn check(query: &str, keep: impl Fn(&Task) -> bool) {
     let fixture = Fixture::new();
-    assert_eq!(
-        fixture.list_all(query),
-        expected(&fixture.tasks, query, keep),
-        "{query}"
-    );
+    assert_eq!(fixture.list_all(query), expected(&fixture.tasks, query, keep), "{query}");
 }
 
 #[test]
@@ -194,21 +152,12 @@ fn every_sort_and_order_pages_through_all_rows_in_order() {
 #[test]
 fn undated_tasks_sort_last_ascending_and_first_descending() {
     let fixture = Fixture::new();
-    let dated = |ids: Vec<Uuid>| {
-        ids.iter()
-            .map(|id| fixture.by_id[&id.to_string()].due_date.is_some())
-            .collect::<Vec<_>>()
-    };
+    let dated =
+        |ids: Vec<Uuid>| ids.iter().map(|id| fixture.by_id[&id.to_string()].due_date.is_some()).collect::<Vec<_>>();
     let asc = dated(fixture.list_all("sort=due_date&limit=4"));
-    assert_eq!(
-        asc.iter().position(|d| !d),
-        asc.iter().rposition(|d| *d).map(|p| p + 1)
-    );
+    assert_eq!(asc.iter().position(|d| !d), asc.iter().rposition(|d| *d).map(|p| p + 1));
     let desc = dated(fixture.list_all("sort=due_date&order=desc&limit=4"));
-    assert_eq!(
-        desc.iter().position(|d| *d),
-        desc.iter().rposition(|d| !d).map(|p| p + 1)
-    );
+    assert_eq!(desc.iter().position(|d| *d), desc.iter().rposition(|d| !d).map(|p| p + 1));
 }
 
 #[test]
@@ -216,9 +165,7 @@ fn filters_select_the_same_rows_as_the_rules() {
     check("completed=true&limit=2", |t| t.completed);
     check("completed=false&sort=title&limit=5", |t| !t.completed);
     check("priority=high&limit=2", |t| t.priority.as_str() == "high");
-    check("tag=home&sort=priority&limit=3", |t| {
-        t.tags.iter().any(|g| g == "home")
-    });
+    check("tag=home&sort=priority&limit=3", |t| t.tags.iter().any(|g| g == "home"));
     check("tag=work&priority=low&completed=false", |t| {
         t.tags.iter().any(|g| g == "work") && t.priority.as_str() == "low" && !t.completed
     });

@@ -4,14 +4,12 @@
 
 mod common;
 
-use common::{schema, to_sqlite};
 use chrono::{DateTime, TimeDelta, Utc};
+use common::{schema, to_sqlite};
 use rusqlite::{params_from_iter, Connection};
 use todo_domain::time::{format_utc, parse_utc};
 use todo_domain::{DueTask, NotificationQuery, ReminderKind, ReminderScan};
 use uuid::Uuid;
-
-
 
 fn now() -> DateTime<Utc> {
     parse_utc("2026-03-10T08:00:00Z").unwrap()
@@ -55,17 +53,14 @@ fn the_scan_pages_through_exactly_the_incomplete_tasks_due_within_the_hour() {
         let sql = scan.to_sql(seen.last());
         let mut stmt = db.prepare(&sql.sql).unwrap();
         let page: Vec<DueTask> = stmt
-            .query_map(
-                params_from_iter(sql.params.into_iter().map(to_sqlite)),
-                |row| {
-                    Ok(DueTask {
-                        id: Uuid::parse_str(&row.get::<_, String>(0)?).unwrap(),
-                        user_id: row.get(1)?,
-                        title: row.get(2)?,
-                        due_date: parse_utc(&row.get::<_, String>(3)?).unwrap(),
-                    })
-                },
-            )
+            .query_map(params_from_iter(sql.params.into_iter().map(to_sqlite)), |row| {
+                Ok(DueTask {
+                    id: Uuid::parse_str(&row.get::<_, String>(0)?).unwrap(),
+                    user_id: row.get(1)?,
+                    title: row.get(2)?,
+                    due_date: parse_utc(&row.get::<_, String>(3)?).unwrap(),
+                })
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
@@ -84,10 +79,7 @@ fn the_scan_pages_through_exactly_the_incomplete_tasks_due_within_the_hour() {
         })
         .collect();
     expected.sort();
-    let got: Vec<(DateTime<Utc>, String)> = seen
-        .iter()
-        .map(|t| (t.due_date, t.id.to_string()))
-        .collect();
+    let got: Vec<(DateTime<Utc>, String)> = seen.iter().map(|t| (t.due_date, t.id.to_string())).collect();
     assert_eq!(got, expected);
     assert!(got.len() > 20, "{}", got.len());
 }
@@ -126,41 +118,30 @@ fn notification_pages_are_the_users_newest_first() {
             let sql = q.to_sql("alice");
             let mut stmt = db.prepare(&sql.sql).unwrap();
             let rows: Vec<todo_domain::Notification> = stmt
-                .query_map(
-                    params_from_iter(sql.params.into_iter().map(to_sqlite)),
-                    |row| {
-                        Ok(todo_domain::Notification {
-                            id: Uuid::parse_str(&row.get::<_, String>(0)?).unwrap(),
-                            kind: row.get(1)?,
-                            title: row.get(2)?,
-                            body: row.get(3)?,
-                            task_id: None,
-                            read: row.get(5)?,
-                            created_at: parse_utc(&row.get::<_, String>(6)?).unwrap(),
-                        })
-                    },
-                )
+                .query_map(params_from_iter(sql.params.into_iter().map(to_sqlite)), |row| {
+                    Ok(todo_domain::Notification {
+                        id: Uuid::parse_str(&row.get::<_, String>(0)?).unwrap(),
+                        kind: row.get(1)?,
+                        title: row.get(2)?,
+                        body: row.get(3)?,
+                        task_id: None,
+                        read: row.get(5)?,
+                        created_at: parse_utc(&row.get::<_, String>(6)?).unwrap(),
+                    })
+                })
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
             let page = q.page(rows);
             assert!(page.items.len() <= 4);
-            got.extend(
-                page.items
-                    .iter()
-                    .map(|n| (format_utc(n.created_at), n.id.to_string(), n.read)),
-            );
+            got.extend(page.items.iter().map(|n| (format_utc(n.created_at), n.id.to_string(), n.read)));
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
             assert!(got.len() <= 23, "pagination does not end");
         }
-        let expected: Vec<_> = mine
-            .iter()
-            .filter(|(_, _, read)| !unread_only || !read)
-            .cloned()
-            .collect();
+        let expected: Vec<_> = mine.iter().filter(|(_, _, read)| !unread_only || !read).cloned().collect();
         assert_eq!(got, expected, "unread_only={unread_only}");
     }
 }

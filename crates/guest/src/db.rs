@@ -107,9 +107,7 @@ impl<'a> Cells<'a> {
     }
 
     fn next(&mut self) -> Result<&'a Value, StoreError> {
-        self.values
-            .next()
-            .ok_or_else(|| corrupt("a column is missing"))
+        self.values.next().ok_or_else(|| corrupt("a column is missing"))
     }
 
     pub fn opt_text(&mut self) -> Result<Option<&'a str>, StoreError> {
@@ -141,10 +139,7 @@ impl<'a> Cells<'a> {
         }
     }
 
-    pub fn parsed<T, E: Display>(
-        &mut self,
-        parse: impl FnOnce(&'a str) -> Result<T, E>,
-    ) -> Result<T, StoreError> {
+    pub fn parsed<T, E: Display>(&mut self, parse: impl FnOnce(&'a str) -> Result<T, E>) -> Result<T, StoreError> {
         parse(self.text()?).map_err(corrupt)
     }
 
@@ -176,10 +171,7 @@ mod tests {
     use super::*;
 
     fn rows(value: Value) -> RowSet {
-        RowSet {
-            columns: vec!["count".into()],
-            rows: vec![vec![value]],
-        }
+        RowSet { columns: vec!["count".into()], rows: vec![vec![value]] }
     }
 
     #[test]
@@ -193,25 +185,14 @@ mod tests {
 
     #[test]
     fn cells_read_in_order_and_report_what_is_wrong() {
-        let row = [
-            text("a"),
-            Value::Null,
-            Value::Boolean(true),
-            Value::Integer(4),
-        ];
+        let row = [text("a"), Value::Null, Value::Boolean(true), Value::Integer(4)];
         let mut cells = Cells::new(&row);
         assert_eq!(cells.text(), Ok("a"));
         assert_eq!(cells.opt_text(), Ok(None));
         assert_eq!(cells.boolean(), Ok(true));
         assert_eq!(cells.integer(), Ok(4));
-        assert_eq!(
-            cells.text(),
-            Err(StoreError::Corrupt("a column is missing".into()))
-        );
+        assert_eq!(cells.text(), Err(StoreError::Corrupt("a column is missing".into())));
         let mut cells = Cells::new(&row[1..]);
-        assert_eq!(
-            cells.text(),
-            Err(StoreError::Corrupt("unexpected NULL".into()))
-        );
+        assert_eq!(cells.text(), Err(StoreError::Corrupt("unexpected NULL".into())));
     }
 }

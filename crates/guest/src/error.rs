@@ -35,11 +35,7 @@ pub enum StoreError {
     /// A constraint refused a change: `name` is the constraint or index name
     /// the host reports (for a unique index, its name, such as
     /// `task_one_next_occurrence`), `message` the database's own text.
-    Constraint {
-        kind: ConstraintKind,
-        name: String,
-        message: String,
-    },
+    Constraint { kind: ConstraintKind, name: String, message: String },
     /// The row an operation was about does not exist (or is not the
     /// caller's): what it is, such as `task`.
     NotFound(&'static str),
@@ -95,20 +91,12 @@ fn kind_name(kind: ConstraintKind) -> &'static str {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Constraint {
-                kind,
-                name,
-                message,
-            } => write!(
-                f,
-                "{} constraint {name} refused the change: {message}",
-                kind_name(*kind)
-            ),
+            Self::Constraint { kind, name, message } => {
+                write!(f, "{} constraint {name} refused the change: {message}", kind_name(*kind))
+            }
             Self::NotFound(what) => write!(f, "no such {what}"),
             Self::Unavailable { backend, reason } => write!(f, "{backend} unavailable: {reason}"),
-            Self::DeadlineExceeded => {
-                f.write_str("the transaction outlived the host's deadline and was rolled back")
-            }
+            Self::DeadlineExceeded => f.write_str("the transaction outlived the host's deadline and was rolled back"),
             Self::Misconfigured { backend, reason } => {
                 write!(f, "{backend} not granted or not configured: {reason}")
             }
@@ -125,29 +113,21 @@ impl From<sql::Error> for StoreError {
     fn from(err: sql::Error) -> Self {
         let backend = Backend::Sql;
         match err {
-            sql::Error::NoSuchDatabase(label) => Self::Misconfigured {
-                backend,
-                reason: format!("no such database: {label}"),
-            },
-            sql::Error::AccessDenied(reason) => Self::Misconfigured {
-                backend,
-                reason: format!("access denied: {reason}"),
-            },
-            sql::Error::ConstraintViolation(c) => Self::Constraint {
-                kind: c.kind,
-                name: c.name,
-                message: c.message,
-            },
-            sql::Error::InvalidStatement(reason) => Self::Other {
-                backend,
-                reason: format!("invalid statement: {reason}"),
-            },
+            sql::Error::NoSuchDatabase(label) => {
+                Self::Misconfigured { backend, reason: format!("no such database: {label}") }
+            }
+            sql::Error::AccessDenied(reason) => {
+                Self::Misconfigured { backend, reason: format!("access denied: {reason}") }
+            }
+            sql::Error::ConstraintViolation(c) => Self::Constraint { kind: c.kind, name: c.name, message: c.message },
+            sql::Error::InvalidStatement(reason) => {
+                Self::Other { backend, reason: format!("invalid statement: {reason}") }
+            }
             sql::Error::Unavailable(reason) => Self::Unavailable { backend, reason },
             sql::Error::DeadlineExceeded => Self::DeadlineExceeded,
-            sql::Error::TransactionClosed => Self::Other {
-                backend,
-                reason: "the transaction was already committed or rolled back".into(),
-            },
+            sql::Error::TransactionClosed => {
+                Self::Other { backend, reason: "the transaction was already committed or rolled back".into() }
+            }
             sql::Error::Other(reason) => Self::Other { backend, reason },
         }
     }
@@ -157,18 +137,13 @@ impl From<state::Error> for StoreError {
     fn from(err: state::Error) -> Self {
         let backend = Backend::State;
         match err {
-            state::Error::NoSuchStore(label) => Self::Misconfigured {
-                backend,
-                reason: format!("no such store: {label}"),
-            },
-            state::Error::AccessDenied(reason) => Self::Misconfigured {
-                backend,
-                reason: format!("access denied: {reason}"),
-            },
-            state::Error::InvalidKey(reason) => Self::Other {
-                backend,
-                reason: format!("invalid key: {reason}"),
-            },
+            state::Error::NoSuchStore(label) => {
+                Self::Misconfigured { backend, reason: format!("no such store: {label}") }
+            }
+            state::Error::AccessDenied(reason) => {
+                Self::Misconfigured { backend, reason: format!("access denied: {reason}") }
+            }
+            state::Error::InvalidKey(reason) => Self::Other { backend, reason: format!("invalid key: {reason}") },
             state::Error::Unavailable(reason) => Self::Unavailable { backend, reason },
             state::Error::Other(reason) => Self::Other { backend, reason },
         }
@@ -179,22 +154,14 @@ impl From<pubsub::Error> for StoreError {
     fn from(err: pubsub::Error) -> Self {
         let backend = Backend::Pubsub;
         match err {
-            pubsub::Error::AccessDenied(reason) => Self::Misconfigured {
-                backend,
-                reason: format!("access denied: {reason}"),
-            },
-            pubsub::Error::InvalidTopic(reason) => Self::Other {
-                backend,
-                reason: format!("invalid topic: {reason}"),
-            },
-            pubsub::Error::InvalidEvent(reason) => Self::Other {
-                backend,
-                reason: format!("invalid event: {reason}"),
-            },
-            pubsub::Error::DuplicateEvent(reason) => Self::Other {
-                backend,
-                reason: format!("duplicate event id: {reason}"),
-            },
+            pubsub::Error::AccessDenied(reason) => {
+                Self::Misconfigured { backend, reason: format!("access denied: {reason}") }
+            }
+            pubsub::Error::InvalidTopic(reason) => Self::Other { backend, reason: format!("invalid topic: {reason}") },
+            pubsub::Error::InvalidEvent(reason) => Self::Other { backend, reason: format!("invalid event: {reason}") },
+            pubsub::Error::DuplicateEvent(reason) => {
+                Self::Other { backend, reason: format!("duplicate event id: {reason}") }
+            }
             pubsub::Error::Unavailable(reason) => Self::Unavailable { backend, reason },
         }
     }
@@ -214,10 +181,7 @@ mod tests {
 
     #[test]
     fn constraint_violations_keep_kind_and_name() {
-        let err = StoreError::from(violation(
-            ConstraintKind::Unique,
-            "task_one_next_occurrence",
-        ));
+        let err = StoreError::from(violation(ConstraintKind::Unique, "task_one_next_occurrence"));
         assert_eq!(
             err,
             StoreError::Constraint {
@@ -264,18 +228,9 @@ mod tests {
     fn errors_name_their_backend() {
         assert_eq!(
             StoreError::from(state::Error::AccessDenied("default".into())),
-            StoreError::Misconfigured {
-                backend: Backend::State,
-                reason: "access denied: default".into()
-            }
+            StoreError::Misconfigured { backend: Backend::State, reason: "access denied: default".into() }
         );
-        assert_eq!(
-            StoreError::from(pubsub::Error::Unavailable("x".into())).to_string(),
-            "pub/sub unavailable: x"
-        );
-        assert_eq!(
-            StoreError::from(sql::Error::Other("disk I/O".into())).to_string(),
-            "database error: disk I/O"
-        );
+        assert_eq!(StoreError::from(pubsub::Error::Unavailable("x".into())).to_string(), "pub/sub unavailable: x");
+        assert_eq!(StoreError::from(sql::Error::Other("disk I/O".into())).to_string(), "database error: disk I/O");
     }
 }

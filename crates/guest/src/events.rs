@@ -50,12 +50,7 @@ impl<D: Serialize> Event<'_, D> {
 
     /// Publishes on `topic` inside `tx` (the outbox): the event goes out if
     /// and only if `tx` commits.
-    pub fn publish_in(
-        &self,
-        tx: &Transaction,
-        topic: &str,
-        partition_key: &str,
-    ) -> Result<(), StoreError> {
+    pub fn publish_in(&self, tx: &Transaction, topic: &str, partition_key: &str) -> Result<(), StoreError> {
         outbox::publish(tx, topic, partition_key, &self.to_cloud_event()?)?;
         Ok(())
     }
@@ -81,15 +76,8 @@ pub fn publish_task_change(
         data: &change.task_event(),
     }
     .publish_in(tx, TASK_EVENTS_TOPIC, &change.user_id)?;
-    Event {
-        id: Uuid::new_v4(),
-        source,
-        event_type: SYNC_TASK_CHANGED,
-        subject,
-        at,
-        data: &change.sync_event(at),
-    }
-    .publish_in(tx, TASK_UPDATES_TOPIC, &change.user_id)
+    Event { id: Uuid::new_v4(), source, event_type: SYNC_TASK_CHANGED, subject, at, data: &change.sync_event(at) }
+        .publish_in(tx, TASK_UPDATES_TOPIC, &change.user_id)
 }
 
 #[cfg(test)]
@@ -113,9 +101,6 @@ mod tests {
         assert_eq!(event.type_, "test.happened");
         assert_eq!(event.datacontenttype, "application/json");
         assert_eq!(event.data, br#"{"a":1}"#);
-        assert_eq!(
-            (event.time.seconds, event.time.nanoseconds),
-            (1_767_323_045, 250_000_000)
-        );
+        assert_eq!((event.time.seconds, event.time.nanoseconds), (1_767_323_045, 250_000_000));
     }
 }

@@ -21,26 +21,15 @@ pub struct Context {
 
 impl Context {
     pub fn of(req: &Request) -> Result<Self, ApiError> {
-        let header = |name| {
-            req.header(name)
-                .and_then(|v| v.as_str())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
+        let header = |name| req.header(name).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
         let user_id = header("todo-user-id").ok_or_else(ApiError::unauthenticated)?;
-        Ok(Self {
-            user_id: user_id.to_owned(),
-            request_id: header("todo-request-id").unwrap_or("-").to_owned(),
-        })
+        Ok(Self { user_id: user_id.to_owned(), request_id: header("todo-request-id").unwrap_or("-").to_owned() })
     }
 
     /// Ties a server-side failure to its request in the host's log (the
     /// cause was logged where it happened).
     pub fn log_failure(&self, err: &ApiError) {
-        log::line(format_args!(
-            "request={} user={}: {err}",
-            self.request_id, self.user_id
-        ));
+        log::line(format_args!("request={} user={}: {err}", self.request_id, self.user_id));
     }
 }
 
@@ -103,50 +92,29 @@ pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
 ///   in the message.
 pub fn api_error(err: &StoreError) -> ApiError {
     match err {
-        StoreError::Constraint {
-            kind: ConstraintKind::Unique | ConstraintKind::PrimaryKey,
-            ..
-        } => ApiError::new(
-            ErrorCode::Conflict,
-            "the task was changed by a concurrent request; retry",
-        ),
+        StoreError::Constraint { kind: ConstraintKind::Unique | ConstraintKind::PrimaryKey, .. } => {
+            ApiError::new(ErrorCode::Conflict, "the task was changed by a concurrent request; retry")
+        }
         StoreError::NotFound(what) => ApiError::not_found_of(what),
-        StoreError::Unavailable {
-            backend: Backend::Pubsub,
-            ..
-        } => ApiError::new(
-            ErrorCode::Unavailable,
-            "events cannot be queued now; retry later",
-        ),
-        StoreError::Unavailable {
-            backend: Backend::State,
-            ..
-        } => ApiError::new(
-            ErrorCode::Unavailable,
-            "the state store is unavailable; retry later",
-        ),
-        StoreError::Unavailable {
-            backend: Backend::Sql,
-            ..
-        } => ApiError::new(
-            ErrorCode::Unavailable,
-            "the database is unavailable; retry later",
-        ),
-        StoreError::DeadlineExceeded => ApiError::new(
-            ErrorCode::Unavailable,
-            "the request took too long and was rolled back; retry later",
-        ),
+        StoreError::Unavailable { backend: Backend::Pubsub, .. } => {
+            ApiError::new(ErrorCode::Unavailable, "events cannot be queued now; retry later")
+        }
+        StoreError::Unavailable { backend: Backend::State, .. } => {
+            ApiError::new(ErrorCode::Unavailable, "the state store is unavailable; retry later")
+        }
+        StoreError::Unavailable { backend: Backend::Sql, .. } => {
+            ApiError::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
+        }
+        StoreError::DeadlineExceeded => {
+            ApiError::new(ErrorCode::Unavailable, "the request took too long and was rolled back; retry later")
+        }
         StoreError::Corrupt(_) => ApiError::internal("stored data is unreadable"),
-        StoreError::Encode(detail) => {
-            ApiError::internal(format!("could not encode JSON: {detail}"))
-        }
-        StoreError::Misconfigured { backend, .. } | StoreError::Other { backend, .. } => {
-            match backend {
-                Backend::Sql => ApiError::internal("database error"),
-                Backend::State => ApiError::internal("state store error"),
-                Backend::Pubsub => ApiError::internal("could not publish the change"),
-            }
-        }
+        StoreError::Encode(detail) => ApiError::internal(format!("could not encode JSON: {detail}")),
+        StoreError::Misconfigured { backend, .. } | StoreError::Other { backend, .. } => match backend {
+            Backend::Sql => ApiError::internal("database error"),
+            Backend::State => ApiError::internal("state store error"),
+            Backend::Pubsub => ApiError::internal("could not publish the change"),
+        },
         StoreError::Constraint { .. } => ApiError::internal("database error"),
     }
 }
@@ -175,11 +143,7 @@ pub fn json(status: u16, body: &impl Serialize) -> Response {
 pub fn json_text(status: u16, body: String) -> Response {
     // spin-sdk writes the body in pieces no larger than the stream's write
     // permit, so bodies over wasi:http's 4 KiB per write are fine.
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(body)
-        .build()
+    Response::builder().status(status).header("content-type", "application/json").body(body).build()
 }
 
 pub fn error(err: &ApiError) -> Response {
@@ -202,11 +166,7 @@ mod tests {
     use crate::{pubsub, sql, state};
 
     fn violation(kind: ConstraintKind, name: &str) -> StoreError {
-        StoreError::Constraint {
-            kind,
-            name: name.into(),
-            message: "constraint failed".into(),
-        }
+        StoreError::Constraint { kind, name: name.into(), message: "constraint failed".into() }
     }
 
     fn status_and_message(err: StoreError) -> (u16, String) {
@@ -239,30 +199,17 @@ mod tests {
 
     #[test]
     fn other_constraints_are_internal_errors() {
-        for kind in [
-            ConstraintKind::ForeignKey,
-            ConstraintKind::Check,
-            ConstraintKind::NotNull,
-            ConstraintKind::Other,
-        ] {
-            assert_eq!(
-                status_and_message(violation(kind, "task.priority")),
-                (500, "database error".into())
-            );
+        for kind in [ConstraintKind::ForeignKey, ConstraintKind::Check, ConstraintKind::NotNull, ConstraintKind::Other]
+        {
+            assert_eq!(status_and_message(violation(kind, "task.priority")), (500, "database error".into()));
         }
     }
 
     #[test]
     fn unavailable_backends_and_deadlines_are_503() {
         let unavailable = |err| api_error(&err).code;
-        assert_eq!(
-            unavailable(sql::Error::Unavailable("busy".into()).into()),
-            ErrorCode::Unavailable
-        );
-        assert_eq!(
-            unavailable(sql::Error::DeadlineExceeded.into()),
-            ErrorCode::Unavailable
-        );
+        assert_eq!(unavailable(sql::Error::Unavailable("busy".into()).into()), ErrorCode::Unavailable);
+        assert_eq!(unavailable(sql::Error::DeadlineExceeded.into()), ErrorCode::Unavailable);
         assert_eq!(
             status_and_message(sql::Error::Unavailable("busy".into()).into()),
             (503, "the database is unavailable; retry later".into())
@@ -271,60 +218,27 @@ mod tests {
             status_and_message(pubsub::Error::Unavailable("full".into()).into()),
             (503, "events cannot be queued now; retry later".into())
         );
-        assert_eq!(
-            status_and_message(state::Error::Unavailable("down".into()).into()).0,
-            503
-        );
+        assert_eq!(status_and_message(state::Error::Unavailable("down".into()).into()).0, 503);
     }
 
     #[test]
     fn missing_rows_are_404_of_what_is_missing() {
-        assert_eq!(
-            api_error(&StoreError::NotFound("task")),
-            ApiError::not_found()
-        );
-        assert_eq!(
-            api_error(&StoreError::NotFound("notification")),
-            ApiError::not_found_of("notification")
-        );
+        assert_eq!(api_error(&StoreError::NotFound("task")), ApiError::not_found());
+        assert_eq!(api_error(&StoreError::NotFound("notification")), ApiError::not_found_of("notification"));
     }
 
     #[test]
     fn everything_else_is_500_without_internals() {
         let cases = [
-            (
-                StoreError::corrupt("expected text, got Integer(5)"),
-                "stored data is unreadable",
-            ),
-            (
-                sql::Error::InvalidStatement("near SELEC".into()).into(),
-                "database error",
-            ),
+            (StoreError::corrupt("expected text, got Integer(5)"), "stored data is unreadable"),
+            (sql::Error::InvalidStatement("near SELEC".into()).into(), "database error"),
             (sql::Error::TransactionClosed.into(), "database error"),
-            (
-                sql::Error::AccessDenied("default".into()).into(),
-                "database error",
-            ),
-            (
-                sql::Error::NoSuchDatabase("default".into()).into(),
-                "database error",
-            ),
-            (
-                sql::Error::Other("disk I/O".into()).into(),
-                "database error",
-            ),
-            (
-                pubsub::Error::DuplicateEvent("e1".into()).into(),
-                "could not publish the change",
-            ),
-            (
-                pubsub::Error::AccessDenied("reminders".into()).into(),
-                "could not publish the change",
-            ),
-            (
-                pubsub::Error::InvalidEvent("no id".into()).into(),
-                "could not publish the change",
-            ),
+            (sql::Error::AccessDenied("default".into()).into(), "database error"),
+            (sql::Error::NoSuchDatabase("default".into()).into(), "database error"),
+            (sql::Error::Other("disk I/O".into()).into(), "database error"),
+            (pubsub::Error::DuplicateEvent("e1".into()).into(), "could not publish the change"),
+            (pubsub::Error::AccessDenied("reminders".into()).into(), "could not publish the change"),
+            (pubsub::Error::InvalidEvent("no id".into()).into(), "could not publish the change"),
             (state::Error::Other("x".into()).into(), "state store error"),
         ];
         for (err, message) in cases {
@@ -344,12 +258,7 @@ mod tests {
         assert_eq!(of("/api/todos/abc"), Some(vec!["abc"]));
         assert_eq!(of("/api/todos/abc/"), Some(vec!["abc"]));
         assert_eq!(of("/api/todos/abc/complete"), Some(vec!["abc", "complete"]));
-        for path in [
-            "/api/todosx",
-            "/api/todos//complete",
-            "/api/todos//",
-            "/other",
-        ] {
+        for path in ["/api/todosx", "/api/todos//complete", "/api/todos//", "/other"] {
             assert_eq!(of(path), None, "{path}");
         }
     }

@@ -11,12 +11,7 @@ use todo_domain::time::format_utc;
 /// caller does nothing more. Marking and the work it guards commit together,
 /// so an event is either fully handled once or not at all; a concurrent
 /// delivery of the same event waits for this one's outcome.
-pub fn first_delivery(
-    tx: &Transaction,
-    event_id: &str,
-    consumer: &str,
-    at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+pub fn first_delivery(tx: &Transaction, event_id: &str, consumer: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
     // ON CONFLICT DO NOTHING rather than catching the violation: on
     // PostgreSQL a failed statement aborts the whole transaction.
     let inserted = tx.execute(

@@ -58,12 +58,7 @@ pub fn insert_task(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), S
 
 /// Writes every column of an existing task, and its tag rows if they
 /// changed; `NotFound("task")` when the user has no such task.
-pub fn update_task(
-    tx: &Transaction,
-    user_id: &str,
-    task: &Task,
-    tags_changed: bool,
-) -> Result<(), StoreError> {
+pub fn update_task(tx: &Transaction, user_id: &str, task: &Task, tags_changed: bool) -> Result<(), StoreError> {
     let updated = tx.execute(
         "UPDATE task SET title = $3, description = $4, completed = $5, priority = $6, tags = $7, \
          due_date = $8, recurrence_pattern = $9, parent_task_id = $10, created_at = $11, updated_at = $12 \
@@ -85,10 +80,7 @@ pub fn update_task(
 pub fn delete_task(tx: &Transaction, user_id: &str, id: Uuid) -> Result<(), StoreError> {
     // Explicitly: SQLite enforces ON DELETE CASCADE only with foreign keys on.
     delete_tags(tx, id)?;
-    let deleted = tx.execute(
-        "DELETE FROM task WHERE id = $1 AND user_id = $2",
-        &[text(id), text(user_id)],
-    )?;
+    let deleted = tx.execute("DELETE FROM task WHERE id = $1 AND user_id = $2", &[text(id), text(user_id)])?;
     if deleted == 0 {
         return Err(StoreError::NotFound("task"));
     }
@@ -105,20 +97,9 @@ fn insert_tags(tx: &Transaction, user_id: &str, task: &Task) -> Result<(), Store
     if task.tags.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = (0..task.tags.len())
-        .map(|i| format!("($1, $2, ${})", i + 3))
-        .collect();
-    let params: Vec<Value> = [text(task.id), text(user_id)]
-        .into_iter()
-        .chain(task.tags.iter().map(text))
-        .collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO task_tag (task_id, user_id, tag) VALUES {}",
-            rows.join(", ")
-        ),
-        &params,
-    )?;
+    let rows: Vec<String> = (0..task.tags.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
+    let params: Vec<Value> = [text(task.id), text(user_id)].into_iter().chain(task.tags.iter().map(text)).collect();
+    tx.execute(&format!("INSERT INTO task_tag (task_id, user_id, tag) VALUES {}", rows.join(", ")), &params)?;
     Ok(())
 }
 
@@ -149,12 +130,7 @@ pub fn insert_audit(
 /// both events (`task.*` with the audit row's event id, and
 /// `sync.task-changed`), all inside `tx`. `source` names the component
 /// (`/task-api`). Returns the event id.
-pub fn record(
-    tx: &Transaction,
-    source: &str,
-    change: &TaskChange,
-    at: DateTime<Utc>,
-) -> Result<Uuid, StoreError> {
+pub fn record(tx: &Transaction, source: &str, change: &TaskChange, at: DateTime<Utc>) -> Result<Uuid, StoreError> {
     let event_id = Uuid::new_v4();
     insert_audit(tx, change, event_id, at)?;
     publish_task_change(tx, source, change, event_id, at)?;
@@ -201,10 +177,7 @@ mod tests {
     fn task() -> Task {
         let body = br#"{"title": "t", "description": "d", "priority": "high", "tags": ["a", "b"],
             "due_date": "2026-03-01T10:00:00Z", "recurrence_pattern": {"frequency": "weekly", "interval": 2}}"#;
-        NewTask::from_json(body).unwrap().into_task(
-            Uuid::from_u128(5),
-            parse_utc("2026-01-01T00:00:00Z").unwrap(),
-        )
+        NewTask::from_json(body).unwrap().into_task(Uuid::from_u128(5), parse_utc("2026-01-01T00:00:00Z").unwrap())
     }
 
     /// A row as `SELECT TASK_COLUMNS` returns it: the written values without user_id.
@@ -247,14 +220,8 @@ mod tests {
         for (column, value) in broken {
             let mut row = good.clone();
             row[column] = value;
-            assert!(
-                matches!(decode_task(&row), Err(StoreError::Corrupt(_))),
-                "column {column}"
-            );
+            assert!(matches!(decode_task(&row), Err(StoreError::Corrupt(_))), "column {column}");
         }
-        assert_eq!(
-            decode_task(&good[..10]),
-            Err(StoreError::Corrupt("a column is missing".into()))
-        );
+        assert_eq!(decode_task(&good[..10]), Err(StoreError::Corrupt("a column is missing".into())));
     }
 }

@@ -6,9 +6,7 @@ use crate::{db, StoreError};
 /// Runs `work` in a new transaction and commits it when `work` succeeds.
 /// When `work` fails (or the commit does) nothing is committed: dropping the
 /// transaction rolls it back, statements and events alike.
-pub fn transaction<T, E: From<StoreError>>(
-    work: impl FnOnce(&Transaction) -> Result<T, E>,
-) -> Result<T, E> {
+pub fn transaction<T, E: From<StoreError>>(work: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E> {
     let tx = db::begin()?;
     let value = work(&tx)?;
     commit(tx)?;
