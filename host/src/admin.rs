@@ -56,10 +56,16 @@ pub fn router(components: Arc<Components>, token: String) -> Router {
 }
 
 async fn authorize(State(admin): State<Admin>, request: Request, next: Next) -> Response {
-    let given = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
     match given {
         Some(token) if constant_time_eq(token.as_bytes(), admin.token.as_bytes()) => next.run(request).await,
-        _ => error(StatusCode::UNAUTHORIZED, "unauthorized", format!("the admin API needs the {TOKEN_ENV} bearer token")),
+        _ => {
+            error(StatusCode::UNAUTHORIZED, "unauthorized", format!("the admin API needs the {TOKEN_ENV} bearer token"))
+        }
     }
 }
 
@@ -112,7 +118,9 @@ struct Activate {
 async fn activate(State(admin): State<Admin>, Path(id): Path<String>, body: Bytes) -> Response {
     let body: Activate = match serde_json::from_slice(&body) {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"sha256\": \"...\"}}: {e}")),
+        Err(e) => {
+            return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"sha256\": \"...\"}}: {e}"))
+        }
     };
     match admin.components.activate(&id, &body.sha256) {
         Ok(version) => Json(version).into_response(),

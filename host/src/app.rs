@@ -120,8 +120,8 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     }
     let hub = match manifest.trigger.sse.first() {
         Some(trigger) => {
-            let hub = sse::Hub::open(&settings.data_dir.join("streams.db"), trigger.clone())
-                .context("opening streams.db")?;
+            let hub =
+                sse::Hub::open(&settings.data_dir.join("streams.db"), trigger.clone()).context("opening streams.db")?;
             hub.start(broker.as_ref(), &replica_id())?;
             Some(hub)
         }
@@ -131,7 +131,8 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
         // After every subscription is registered: the sidecar asks for them
         // once the app port is open.
         let addr = config.dapr.app_listen;
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} for Dapr"))?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} for Dapr"))?;
         println!("todo-host dapr app listening on http://{}", listener.local_addr()?);
         let cron = dapr_cron.then(|| components.clone());
         triggers::dapr::spawn(listener, Arc::new(triggers::dapr::App { subscriptions: dapr_subscriptions, cron }));
@@ -150,9 +151,8 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     if let Some(addr) = serve.admin_listen {
         admin::spawn(addr, server.components.clone()).await?;
     }
-    let listener = tokio::net::TcpListener::bind(serve.listen)
-        .await
-        .with_context(|| format!("listening on {}", serve.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(serve.listen).await.with_context(|| format!("listening on {}", serve.listen))?;
     // Tests and scripts read this line to find the port.
     println!("todo-host listening on http://{}", listener.local_addr()?);
     triggers::http::serve(listener, server, shutdown_signal()).await?;
@@ -164,7 +164,12 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
 }
 
 /// Runs a scheduled component once, for the tick at `at`.
-pub async fn job(manifest: Manifest, settings: &Settings, component: &str, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+pub async fn job(
+    manifest: Manifest,
+    settings: &Settings,
+    component: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         manifest.trigger.cron.iter().any(|t| t.component == component),
         "component {component:?} has no [[trigger.cron]] in the manifest"

@@ -30,8 +30,34 @@ pub struct Claims {
 pub enum AuthError {
     #[error("missing bearer token")]
     Missing,
-    #[error("invalid token: {0}")]
-    Invalid(String),
+    /// One of a few fixed messages (see `rejection`): the JWT library's
+    /// own wording, which names its internals, is only logged.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// What the claims of a token must hold beyond the validated `exp`.
+#[derive(Deserialize)]
+struct Subject {
+    /// Optional here so that a token without one fails validation with
+    /// `MissingRequiredClaim` (and says so) rather than as malformed JSON.
+    #[serde(default)]
+    sub: Option<String>,
+}
+
+/// The message a client gets for a token jsonwebtoken rejects; the
+/// library's detail goes to the debug log only.
+fn rejection(e: &jsonwebtoken::errors::Error) -> AuthError {
+    use jsonwebtoken::errors::ErrorKind;
+    tracing::debug!(error = %e, "rejecting a token");
+    AuthError::Invalid(match e.kind() {
+        ErrorKind::ExpiredSignature => "token expired",
+        ErrorKind::ImmatureSignature => "token not yet valid",
+        ErrorKind::InvalidSignature => "token signature invalid",
+        ErrorKind::MissingRequiredClaim(claim) if claim == "sub" => "token missing sub",
+        ErrorKind::MissingRequiredClaim(claim) if claim == "exp" => "token missing exp",
+        _ => "invalid token",
+    })
 }
 
 impl Auth {
@@ -80,12 +106,13 @@ impl Auth {
     }
 
     pub fn verify(&self, token: &str) -> Result<String, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        if !valid_user_id(&data.claims.sub) {
-            return Err(AuthError::Invalid("sub is not a valid user id".into()));
+        let data =
+            jsonwebtoken::decode::<Subject>(token, &self.decoding, &self.validation).map_err(|e| rejection(&e))?;
+        let sub = data.claims.sub.ok_or(AuthError::Invalid("token missing sub"))?;
+        if !valid_user_id(&sub) {
+            return Err(AuthError::Invalid("token sub is not a valid user id"));
         }
-        Ok(data.claims.sub)
+        Ok(sub)
     }
 
     /// Issues a token for `user_id`, valid for `ttl`.
@@ -121,5 +148,41 @@ mod tests {
         assert!(matches!(auth.verify(&expired), Err(AuthError::Invalid(_))));
         let (bad_sub, _) = auth.issue("a b", chrono::Duration::minutes(5));
         assert!(matches!(auth.verify(&bad_sub), Err(AuthError::Invalid(_))));
+    }
+
+    fn message(result: Result<String, AuthError>) -> String {
+        result.expect_err("the token should be rejected").to_string()
+    }
+
+    /// A token signed with `secret` (HS256) over these claims.
+    fn signed(secret: &[u8], claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    #[test]
+    fn rejections_say_what_is_wrong_without_the_library_internals() {
+        use base64::Engine;
+        let auth = Auth::new(b"secret", false);
+        let exp = chrono::Utc::now().timestamp() + 300;
+        let b64 = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        let none =
+            format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&format!(r#"{{"sub":"alice","exp":{exp}}}"#)));
+        assert_eq!(message(auth.verify(&none)), "invalid token");
+        assert_eq!(message(auth.verify_header(Some(&format!("Bearer {none}")))), "invalid token");
+        assert_eq!(message(auth.verify("not a token")), "invalid token");
+        let (expired, _) = auth.issue("alice", chrono::Duration::minutes(-5));
+        assert_eq!(message(auth.verify(&expired)), "token expired");
+        let (token, _) = auth.issue("alice", chrono::Duration::minutes(5));
+        assert_eq!(message(Auth::new(b"other", false).verify(&token)), "token signature invalid");
+        assert_eq!(message(auth.verify(&signed(b"secret", serde_json::json!({ "exp": exp })))), "token missing sub");
+        assert_eq!(
+            message(auth.verify(&signed(b"secret", serde_json::json!({ "sub": "alice" })))),
+            "token missing exp"
+        );
+        assert_eq!(
+            message(auth.verify(&signed(b"secret", serde_json::json!({ "sub": 7, "exp": exp })))),
+            "invalid token"
+        );
+        assert_eq!(message(auth.verify_header(None)), "missing bearer token");
     }
 }

@@ -9,7 +9,10 @@ use std::{path::Path, process::Command, time::SystemTime};
 /// Builds every component and static directory (`all`), or only those whose
 /// output is missing or older than a file its `watch` globs match.
 pub fn build(manifest: &Manifest, all: bool) -> anyhow::Result<()> {
-    let components = manifest.component.iter().map(|(id, spec)| (format!("component {id}"), manifest.source_path(spec), &spec.build));
+    let components = manifest
+        .component
+        .iter()
+        .map(|(id, spec)| (format!("component {id}"), manifest.source_path(spec), &spec.build));
     let statics = manifest.trigger.statics.iter().map(|t| {
         let entry = t.fallback.as_deref().unwrap_or("index.html");
         (format!("static files for {}", t.route), manifest.dir.join(&t.directory).join(entry), &t.build)

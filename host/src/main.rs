@@ -217,7 +217,8 @@ async fn component(action: ComponentAction, admin_url: &str, token: &str) -> any
         }
         ComponentAction::Rollback { id } => client.post(url(format!("/{id}/rollback"))),
     };
-    let response = request.bearer_auth(token).send().await.with_context(|| format!("reaching the admin API at {admin_url}"))?;
+    let response =
+        request.bearer_auth(token).send().await.with_context(|| format!("reaching the admin API at {admin_url}"))?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.context("reading the admin API's answer")?;
     if !status.is_success() {
@@ -251,4 +252,3 @@ async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result
     }
     Ok(())
 }
-

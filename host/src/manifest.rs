@@ -241,7 +241,11 @@ impl Manifest {
         if self.spin_manifest_version != 2 {
             bail!("spin_manifest_version must be 2, got {}", self.spin_manifest_version);
         }
-        let triggered = self.trigger.http.iter().map(|t| (&t.component, "http"))
+        let triggered = self
+            .trigger
+            .http
+            .iter()
+            .map(|t| (&t.component, "http"))
             .chain(self.trigger.pubsub.iter().map(|t| (&t.component, "pubsub")))
             .chain(self.trigger.cron.iter().map(|t| (&t.component, "cron")));
         for (component, kind) in triggered {
@@ -249,7 +253,11 @@ impl Manifest {
                 bail!("a [[trigger.{kind}]] names component {component:?}, which has no [component.{component}]");
             }
         }
-        let routes = self.trigger.http.iter().map(|t| &t.route)
+        let routes = self
+            .trigger
+            .http
+            .iter()
+            .map(|t| &t.route)
             .chain(self.trigger.statics.iter().map(|t| &t.route))
             .chain(self.trigger.sse.iter().map(|t| &t.route));
         for route in routes {
@@ -369,7 +377,10 @@ mod tests {
 
     #[test]
     fn rejects_unknown_components_versions_and_keys() {
-        let err = manifest(&BASE.replace("component = \"other\"\n        [component", "component = \"nope\"\n        [component")).unwrap_err();
+        let err = manifest(
+            &BASE.replace("component = \"other\"\n        [component", "component = \"nope\"\n        [component"),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("\"nope\""), "{err:#}");
         let err = manifest(&BASE.replace("= 2", "= 1")).unwrap_err();
         assert!(format!("{err:#}").contains("must be 2"), "{err:#}");

@@ -93,7 +93,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     };
     registry.register("http_requests", "HTTP requests served by components", m.requests.clone());
     registry.register("http_request_seconds", "HTTP request latency through a component", m.request_seconds.clone());
-    registry.register("instantiate_seconds", "Time to instantiate a component for one call", m.instantiate_seconds.clone());
+    registry.register(
+        "instantiate_seconds",
+        "Time to instantiate a component for one call",
+        m.instantiate_seconds.clone(),
+    );
     registry.register("guest_failures", "Guest calls that trapped or hit their time limit", m.guest_failures.clone());
     registry.register("pubsub_published", "Events relayed from the outbox to the broker", m.published.clone());
     registry.register("pubsub_deliveries", "Event deliveries to handler components, by outcome", m.deliveries.clone());

@@ -140,7 +140,10 @@ mod tests {
             c.pubsub,
             PubSubConfig::Dapr { component: "pubsub".into(), replica_component: "pubsub-replica".into() }
         );
-        assert_eq!(c.dapr, DaprConfig { http_url: "http://127.0.0.1:3500".into(), app_listen: ([127, 0, 0, 1], 4000).into() });
+        assert_eq!(
+            c.dapr,
+            DaprConfig { http_url: "http://127.0.0.1:3500".into(), app_listen: ([127, 0, 0, 1], 4000).into() }
+        );
         assert!(c.uses_dapr_app());
         assert!(toml::from_str::<RuntimeConfig>("[pubsub]\ntype = \"dapr\"\ncomponent_name = \"x\"").is_err());
     }

@@ -33,7 +33,8 @@ impl Drop for Telemetry {
 /// Installs the log output and, when a collector is configured, the span exporter.
 pub fn init() -> anyhow::Result<Telemetry> {
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wasmtime_cranelift=warn,cranelift_codegen=warn".into()),
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,wasmtime_cranelift=warn,cranelift_codegen=warn".into()),
     );
     let configured = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
         .iter()

@@ -4,7 +4,12 @@
 
 use crate::manifest::Manifest;
 use crate::runtime::components::Components;
-use std::{collections::HashMap, path::PathBuf, sync::Arc, time::{Duration, SystemTime}};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 const POLL: Duration = Duration::from_millis(300);
 
@@ -29,7 +34,9 @@ pub fn spawn(manifest_path: PathBuf, components: Arc<Components>) {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "watch: the manifest does not load; keeping the running versions"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "watch: the manifest does not load; keeping the running versions")
+                }
             }
             tokio::time::sleep(POLL).await;
         }

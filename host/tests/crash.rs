@@ -67,7 +67,11 @@ async fn sigkill_during_writes_loses_no_acknowledged_task_or_event() {
         || {
             let missing = missing.lock().unwrap();
             let some: Vec<&String> = missing.iter().take(10).collect();
-            format!("{} of {} acknowledged tasks have no task-events delivery, e.g. {some:?}", missing.len(), wanted.len())
+            format!(
+                "{} of {} acknowledged tasks have no task-events delivery, e.g. {some:?}",
+                missing.len(),
+                wanted.len()
+            )
         },
     )
     .await;

@@ -8,10 +8,11 @@ mod common;
 
 use common::{client, distributed, Host, Options, SseReader, TaskApi, EVENT_WAIT};
 use serde_json::json;
-use std::{collections::BTreeMap, sync::Mutex, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 const NEEDS: &str = "needs the distributed backend's servers (scripts/test.sh)";
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// An async lock, so that a panicking test frees it and the others go on.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How many tasks each of the user's tasks is the parent of.
 async fn children(host: &Host, user: &str) -> BTreeMap<String, usize> {
@@ -32,7 +33,7 @@ fn replica_of(first: &Host) -> Options {
 #[ignore = "needs the distributed backend's servers (scripts/test.sh)"]
 async fn two_replicas_share_the_events_streams_recurrences_and_reminders() {
     assert!(distributed(), "{NEEDS}");
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let a = Host::start_with(Options { dapr_cron: true, ..Options::default() });
     let b = Host::start_with(replica_of(&a));
 
@@ -92,14 +93,15 @@ async fn two_replicas_share_the_events_streams_recurrences_and_reminders() {
 #[ignore = "needs the distributed backend's servers (scripts/test.sh)"]
 async fn a_kafka_outage_fails_no_write_and_loses_or_doubles_no_event() {
     assert!(distributed(), "{NEEDS}");
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let host = Host::start();
     let carol = TaskApi::new(&host, "carol");
     let mut parents = Vec::new();
     let write = |i: usize| {
         let carol = &carol;
         async move {
-            let body = json!({"title": format!("during the outage {i}"), "recurrence_pattern": {"frequency": "weekly"}});
+            let body =
+                json!({"title": format!("during the outage {i}"), "recurrence_pattern": {"frequency": "weekly"}});
             let id = carol.create(body).await["id"].as_str().unwrap().to_owned();
             carol.complete(&id, true).await;
             id
@@ -145,13 +147,15 @@ async fn a_kafka_outage_fails_no_write_and_loses_or_doubles_no_event() {
 #[ignore = "needs the distributed backend's servers (scripts/test.sh)"]
 async fn a_stopped_sidecar_fails_readiness_keeps_the_data_and_recovers() {
     assert!(distributed(), "{NEEDS}");
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let mut host = Host::start();
     let before = TaskApi::new(&host, "dave").create(json!({"title": "before"})).await;
     host.stop_sidecar();
     host.eventually(Duration::from_secs(10), || async { (host.readyz().await == 503).then_some(()) }).await;
     // The data stays readable and writable (events wait in the outbox).
-    let during = TaskApi::new(&host, "dave").create(json!({"title": "during", "recurrence_pattern": {"frequency": "daily"}})).await;
+    let during = TaskApi::new(&host, "dave")
+        .create(json!({"title": "during", "recurrence_pattern": {"frequency": "daily"}}))
+        .await;
     let during_id = during["id"].as_str().unwrap().to_owned();
     TaskApi::new(&host, "dave").complete(&during_id, true).await;
     assert_eq!(TaskApi::new(&host, "dave").tasks().await.len(), 2);
@@ -160,6 +164,7 @@ async fn a_stopped_sidecar_fails_readiness_keeps_the_data_and_recovers() {
     // The events written meanwhile go out once the sidecar is back.
     host.eventually(EVENT_WAIT, || async { (children(&host, "dave").await.get(&during_id) == Some(&1)).then_some(()) })
         .await;
-    let ids: Vec<String> = TaskApi::new(&host, "dave").tasks().await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> =
+        TaskApi::new(&host, "dave").tasks().await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
     assert!(ids.contains(&before["id"].as_str().unwrap().to_owned()));
 }

@@ -52,13 +52,21 @@ impl Admin {
 
     async fn activate(&self, id: &str, sha256: &str) {
         let url = format!("{}/admin/components/{id}/activate", self.base);
-        let res = self.http.post(url).bearer_auth(ADMIN_TOKEN).json(&serde_json::json!({ "sha256": sha256 })).send().await.unwrap();
+        let res = self
+            .http
+            .post(url)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&serde_json::json!({ "sha256": sha256 }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
 }
 
 fn wasm(package: &str) -> Vec<u8> {
-    std::fs::read(common::repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", package.replace('-', "_")))).unwrap()
+    std::fs::read(common::repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", package.replace('-', "_"))))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +75,8 @@ async fn swapping_under_load_fails_nothing_and_loses_nothing() {
     let host = Host::start_with(Options { admin: true, ..Options::default() });
     let admin = Admin::of(&host);
     let guest = [admin.sha("test-guest", wasm("test-guest")).await, admin.sha("test-guest", v2).await];
-    let api = [admin.sha("task-api", wasm("task-api")).await, admin.sha("task-api", variant(&wasm("task-api"), "b")).await];
+    let api =
+        [admin.sha("task-api", wasm("task-api")).await, admin.sha("task-api", variant(&wasm("task-api"), "b")).await];
 
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -91,7 +100,12 @@ async fn swapping_under_load_fails_nothing_and_loses_nothing() {
                         }
                         other => Err(format!("version: {other:?}")),
                     },
-                    1 => match alice.post(format!("{base}/api/todos")).json(&serde_json::json!({ "title": format!("t{n}") })).send().await {
+                    1 => match alice
+                        .post(format!("{base}/api/todos"))
+                        .json(&serde_json::json!({ "title": format!("t{n}") }))
+                        .send()
+                        .await
+                    {
                         Ok(res) if res.status() == 201 => {
                             let task: serde_json::Value = res.json().await.unwrap();
                             created.lock().unwrap().push(task["id"].as_str().unwrap().to_owned());
@@ -99,7 +113,12 @@ async fn swapping_under_load_fails_nothing_and_loses_nothing() {
                         }
                         other => Err(format!("create: {other:?}")),
                     },
-                    _ => match alice.post(format!("{base}/test/publish?topic=test&id=load-{n}")).body("\"ok\"").send().await {
+                    _ => match alice
+                        .post(format!("{base}/test/publish?topic=test&id=load-{n}"))
+                        .body("\"ok\"")
+                        .send()
+                        .await
+                    {
                         Ok(res) if res.status() == 202 => {
                             published.fetch_add(1, Ordering::Relaxed);
                             Ok(())
@@ -147,7 +166,8 @@ async fn swapping_under_load_fails_nothing_and_loses_nothing() {
     let total = published.load(Ordering::Relaxed);
     let deliveries = host
         .eventually(Duration::from_secs(20), || async {
-            let seen: Vec<String> = alice.get(host.url("/test/records?kind=event")).send().await.ok()?.json().await.ok()?;
+            let seen: Vec<String> =
+                alice.get(host.url("/test/records?kind=event")).send().await.ok()?.json().await.ok()?;
             let load: Vec<String> = seen.into_iter().filter(|r| r.starts_with("test|load-")).collect();
             (load.len() >= total).then_some(load)
         })
@@ -156,9 +176,14 @@ async fn swapping_under_load_fails_nothing_and_loses_nothing() {
     ids.sort();
     ids.dedup();
     assert_eq!((ids.len(), deliveries.len()), (total, total), "an event was lost or handled twice");
-    println!("62 swaps under load: {} version requests, {} creates, {total} events, no failure", versions.values().sum::<usize>(), created.len());
+    println!(
+        "62 swaps under load: {} version requests, {} creates, {total} events, no failure",
+        versions.values().sum::<usize>(),
+        created.len()
+    );
 
-    let listed = admin.http.get(format!("{}/admin/components", admin.base)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let listed =
+        admin.http.get(format!("{}/admin/components", admin.base)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
     let listed: serde_json::Value = listed.json().await.unwrap();
     assert_eq!(listed["components"]["test-guest"].as_array().unwrap().len(), 2);
 }
@@ -184,7 +209,12 @@ async fn broken_versions_are_refused_and_traffic_is_unaffected() {
     assert_eq!(admin.push("nope", wasm("task-api"), true).await.status(), 404);
     // The other refusals, each with its status and the API's error body.
     let post = |path: &str, body: &'static str| {
-        admin.http.post(format!("{}/admin/components/test-guest/{path}", admin.base)).bearer_auth(ADMIN_TOKEN).body(body).send()
+        admin
+            .http
+            .post(format!("{}/admin/components/test-guest/{path}", admin.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(body)
+            .send()
     };
     for (path, body, status, code) in [
         ("activate", "{\"sha256\": \"abc\"}", 400, "bad_request"),
@@ -201,7 +231,8 @@ async fn broken_versions_are_refused_and_traffic_is_unaffected() {
     assert_eq!(res.status(), 401, "the admin API needs its token");
 
     assert_eq!(alice.get(host.url("/test/version")).send().await.unwrap().text().await.unwrap(), "v1");
-    let res = alice.post(host.url("/api/todos")).json(&serde_json::json!({ "title": "still fine" })).send().await.unwrap();
+    let res =
+        alice.post(host.url("/api/todos")).json(&serde_json::json!({ "title": "still fine" })).send().await.unwrap();
     assert_eq!(res.status(), 201);
 }
 

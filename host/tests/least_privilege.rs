@@ -25,7 +25,8 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong").await;
+                let _ =
+                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong").await;
             });
         }
     });
@@ -49,7 +50,10 @@ async fn outbound_http_reaches_only_the_granted_hosts() {
 
     // A grant of another port of the same host is no grant of this one.
     let port: u16 = server.rsplit(':').next().unwrap().parse().unwrap();
-    let other = Host::start_with(Options { test_guest_outbound: vec![format!("http://127.0.0.1:{}", port + 1)], ..Options::default() });
+    let other = Host::start_with(Options {
+        test_guest_outbound: vec![format!("http://127.0.0.1:{}", port + 1)],
+        ..Options::default()
+    });
     assert_eq!(outbound(&other, &server).await.0, 502);
     assert_eq!(seen.load(Ordering::SeqCst), 0);
 
@@ -83,7 +87,8 @@ async fn stores_not_granted_are_denied() {
 #[test]
 fn a_grant_the_runtime_configuration_does_not_define_stops_the_host() {
     let stderr = refused_start(&Options {
-        test_guest_grants: ALL_GRANTS.replace("state_stores = [\"default\"]", "state_stores = [\"default\", \"cache\"]"),
+        test_guest_grants: ALL_GRANTS
+            .replace("state_stores = [\"default\"]", "state_stores = [\"default\", \"cache\"]"),
         ..Options::default()
     });
     for part in ["test-guest", "state_stores", "\"cache\""] {

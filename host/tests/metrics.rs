@@ -15,11 +15,17 @@ async fn metrics_count_requests_instances_failures_events_and_streams() {
     let host = Host::start();
     let alice = client("alice");
     for n in 0..5 {
-        let res = alice.post(host.url("/api/todos")).json(&serde_json::json!({ "title": format!("m{n}") })).send().await.unwrap();
+        let res = alice
+            .post(host.url("/api/todos"))
+            .json(&serde_json::json!({ "title": format!("m{n}") }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
     }
     assert_eq!(alice.get(host.url("/test/trap")).send().await.unwrap().status(), 500);
-    let res = alice.post(host.url("/test/publish?topic=test&id=m-retry")).body(r#"{"fail_until": 2}"#).send().await.unwrap();
+    let res =
+        alice.post(host.url("/test/publish?topic=test&id=m-retry")).body(r#"{"fail_until": 2}"#).send().await.unwrap();
     assert_eq!(res.status(), 202);
     let res = alice.post(host.url("/test/publish?topic=test&id=m-drop")).body("\"drop\"").send().await.unwrap();
     assert_eq!(res.status(), 202);

@@ -149,7 +149,8 @@ async fn events_are_delivered_retried_and_dead_lettered_and_rollbacks_publish_no
 
     let deliveries = host
         .eventually(Duration::from_secs(10), || async {
-            let seen: Vec<String> = records(&host, "event").await.into_iter().filter(|r| r.starts_with("test|")).collect();
+            let seen: Vec<String> =
+                records(&host, "event").await.into_iter().filter(|r| r.starts_with("test|")).collect();
             seen.iter().any(|r| r.starts_with("test|fine|")).then_some(seen)
         })
         .await;
@@ -157,15 +158,20 @@ async fn events_are_delivered_retried_and_dead_lettered_and_rollbacks_publish_no
     assert_eq!(
         ids,
         vec![
-            "test|flaky|1", "test|flaky|2", // retried once, then succeeded
-            "test|poison|1", "test|poison|2", "test|poison|3", // trapped until out of attempts
-            "test|dropped|1", "test|fine|1",
+            "test|flaky|1",
+            "test|flaky|2", // retried once, then succeeded
+            "test|poison|1",
+            "test|poison|2",
+            "test|poison|3", // trapped until out of attempts
+            "test|dropped|1",
+            "test|fine|1",
         ]
     );
 
     // The two it gave up on are in the dead-letter topic (embedded: listed
     // by `todo-host dead-letters`, with the reason).
-    let letters = host.eventually(EVENT_WAIT, || async { Some(host.dead_letters("test").await).filter(|l| l.len() >= 2) }).await;
+    let letters =
+        host.eventually(EVENT_WAIT, || async { Some(host.dead_letters("test").await).filter(|l| l.len() >= 2) }).await;
     let ids: Vec<&str> = letters.iter().map(|l| l["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["poison", "dropped"]);
     if !distributed() {
@@ -209,10 +215,19 @@ async fn compiled_components_are_cached_across_restarts() {
     let mut host = Host::start();
     // The harness shares one cache between hosts; it holds both components.
     let cache = host.dir.path().join(".data/compiled");
-    let cached = || std::fs::read_dir(&cache).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "cwasm").count();
+    let cached = || {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "cwasm")
+            .count()
+    };
     assert!(cached() >= 2);
     let entries = || -> std::collections::BTreeMap<_, _> {
-        std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap()).map(|e| (e.file_name(), e.metadata().unwrap().modified().unwrap())).collect()
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name(), e.metadata().unwrap().modified().unwrap()))
+            .collect()
     };
     let before = entries();
     host.restart();

@@ -159,12 +159,8 @@ async fn an_overdue_task_is_reminded_once_a_day_until_completed() {
     ];
     expected.sort();
     assert_eq!(seen, expected);
-    let overdue_note = host
-        .notifications("alice")
-        .await
-        .into_iter()
-        .find(|n| n["task_id"] == overdue.as_str())
-        .unwrap();
+    let overdue_note =
+        host.notifications("alice").await.into_iter().find(|n| n["task_id"] == overdue.as_str()).unwrap();
     assert_eq!(overdue_note["title"], "Task overdue");
     assert_eq!(overdue_note["body"], "\"File taxes\" was due at 2030-03-09 12:00 UTC.");
 }

@@ -17,13 +17,19 @@ async fn open(host: &Host, user: &str, last_event_id: Option<&str>) -> SseReader
 }
 
 async fn create(host: &Host, user: &str, title: &str) -> String {
-    let res = client(user).post(host.url("/api/todos")).json(&serde_json::json!({ "title": title })).send().await.unwrap();
+    let res =
+        client(user).post(host.url("/api/todos")).json(&serde_json::json!({ "title": title })).send().await.unwrap();
     assert_eq!(res.status(), 201);
     res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 async fn update(host: &Host, user: &str, id: &str, title: &str) {
-    let res = client(user).put(host.url(&format!("/api/todos/{id}"))).json(&serde_json::json!({ "title": title })).send().await.unwrap();
+    let res = client(user)
+        .put(host.url(&format!("/api/todos/{id}")))
+        .json(&serde_json::json!({ "title": title }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -52,7 +58,8 @@ async fn each_user_sees_exactly_their_changes_in_order() {
     let res = client("alice").delete(host.url(&format!("/api/todos/{a2}"))).send().await.unwrap();
     assert_eq!(res.status(), 204);
 
-    let expected = |pairs: &[(&str, &String)]| pairs.iter().map(|(c, id)| (c.to_string(), id.to_string())).collect::<Vec<_>>();
+    let expected =
+        |pairs: &[(&str, &String)]| pairs.iter().map(|(c, id)| (c.to_string(), id.to_string())).collect::<Vec<_>>();
     assert_eq!(
         changes(&mut alice, 4).await,
         expected(&[("created", &a1), ("updated", &a1), ("created", &a2), ("deleted", &a2)])

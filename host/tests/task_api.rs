@@ -306,7 +306,7 @@ async fn another_users_task_is_not_found_and_not_listed() {
     // Bob's own task is his alone; Alice's is untouched by his attempts.
     let bobs = bob.create(json!({"title": "Bob's task"})).await;
     assert_eq!(ids(&bob.list("").await), [id_of(&bobs)]);
-    assert_eq!(ids(&alice.list("").await), [id.clone()]);
+    assert_eq!(ids(&alice.list("").await), std::slice::from_ref(&id));
     expect_error(alice.get(&id_of(&bobs)).await, 404, "not_found").await;
     assert_eq!(expect_json(alice.get(&id).await, 200).await, task);
     let history = alice.history(&id, "").await;

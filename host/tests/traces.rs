@@ -37,7 +37,8 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
 async fn a_request_its_host_calls_and_the_delivery_of_its_event_form_one_trace() {
     let (endpoint, spans) = receiver().await;
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
-    let host = Host::start_with(Options { env: env.map(|(k, v)| (k.to_owned(), v.to_owned())).into(), ..Options::default() });
+    let host =
+        Host::start_with(Options { env: env.map(|(k, v)| (k.to_owned(), v.to_owned())).into(), ..Options::default() });
     let alice = client("alice");
     let body = json!({"title": "traced", "recurrence_pattern": {"frequency": "daily"}});
     let task = expect_json(alice.post(host.url("/api/todos")).json(&body).send().await.unwrap(), 201).await;
@@ -57,9 +58,7 @@ async fn a_request_its_host_calls_and_the_delivery_of_its_event_form_one_trace()
         spans.iter().filter(|s| hex(&s.trace_id) == trace_id && s.name.starts_with(name)).cloned().collect()
     };
     let delivery = host
-        .eventually(EVENT_WAIT, || async {
-            in_trace("deliver task-events to recurring-handler").into_iter().next()
-        })
+        .eventually(EVENT_WAIT, || async { in_trace("deliver task-events to recurring-handler").into_iter().next() })
         .await;
     let request = in_trace("PATCH /api/todos/...").pop().expect("the request's span");
     assert_eq!(hex(&request.parent_span_id), "00f067aa0ba902b7");

@@ -10,7 +10,11 @@ const DEADLINE_MS: u64 = 1_000;
 
 #[tokio::test]
 async fn a_transaction_held_past_its_deadline_is_rolled_back_while_others_write() {
-    let host = Host::start_with(Options { transaction_timeout_ms: DEADLINE_MS, guest_timeout_ms: 10_000, ..Options::default() });
+    let host = Host::start_with(Options {
+        transaction_timeout_ms: DEADLINE_MS,
+        guest_timeout_ms: 10_000,
+        ..Options::default()
+    });
     let alice = client("alice");
     // The guest begins, writes a row, marks the store, then holds the
     // transaction for 4 s.
@@ -33,7 +37,12 @@ async fn a_transaction_held_past_its_deadline_is_rolled_back_while_others_write(
     .await;
 
     let started = Instant::now();
-    let res = alice.post(host.url("/api/todos")).json(&serde_json::json!({ "title": "behind a long transaction" })).send().await.unwrap();
+    let res = alice
+        .post(host.url("/api/todos"))
+        .json(&serde_json::json!({ "title": "behind a long transaction" }))
+        .send()
+        .await
+        .unwrap();
     let waited = started.elapsed();
     assert_eq!(res.status(), 201);
     assert!(

@@ -29,7 +29,10 @@ pub struct Sidecar {
 impl Sidecar {
     pub fn new(http_url: &str) -> anyhow::Result<Self> {
         let base = Url::parse(http_url).map_err(|e| anyhow::anyhow!("Dapr URL {http_url:?}: {e}"))?;
-        anyhow::ensure!(base.scheme() == "http", "Dapr URL {http_url:?}: only http:// is supported (the sidecar is local)");
+        anyhow::ensure!(
+            base.scheme() == "http",
+            "Dapr URL {http_url:?}: only http:// is supported (the sidecar is local)"
+        );
         // A publish waits for Kafka's acknowledgement; past this the relay
         // retries rather than hanging.
         let client = reqwest::Client::builder()

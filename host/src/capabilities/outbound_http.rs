@@ -45,7 +45,11 @@ impl AllowedHosts {
     /// Parses the entries, refusing any Spin would refuse (a path, a
     /// malformed port, a template this host does not expand).
     pub fn parse(entries: &[String]) -> anyhow::Result<Self> {
-        entries.iter().map(|e| parse_entry(e).with_context(|| format!("allowed_outbound_hosts entry {e:?}"))).collect::<anyhow::Result<_>>().map(Self)
+        entries
+            .iter()
+            .map(|e| parse_entry(e).with_context(|| format!("allowed_outbound_hosts entry {e:?}")))
+            .collect::<anyhow::Result<_>>()
+            .map(Self)
     }
 
     /// Whether a request to `uri` is allowed.
@@ -96,7 +100,9 @@ fn parse_entry(entry: &str) -> anyhow::Result<Allowed> {
         Some("*") => None,
         Some(p) => Some(p.parse::<u16>().with_context(|| format!("port {p:?}"))?),
         None if scheme == "*" => None,
-        None => Some(default_port(&scheme).with_context(|| format!("scheme {scheme:?} has no default port: give one"))?),
+        None => {
+            Some(default_port(&scheme).with_context(|| format!("scheme {scheme:?} has no default port: give one"))?)
+        }
     };
     Ok(Allowed { scheme: (scheme != "*").then_some(scheme), host, port })
 }
@@ -166,7 +172,14 @@ mod tests {
 
     #[test]
     fn refuses_what_spin_refuses() {
-        for bad in ["api.example.com", "https://api.example.com/path", "http://host:port", "https://a*b.com", "redis://cache", "https://{{ host }}"] {
+        for bad in [
+            "api.example.com",
+            "https://api.example.com/path",
+            "http://host:port",
+            "https://a*b.com",
+            "redis://cache",
+            "https://{{ host }}",
+        ] {
             assert!(AllowedHosts::parse(&[bad.to_owned()]).is_err(), "{bad}");
         }
     }

@@ -12,7 +12,7 @@ use crate::capabilities::{
     pubsub::{host::PubSubData, host::PubSubView, Outcome},
     sql::host::{SqlData, SqlView},
     state::host::{StateData, StateView},
-    wit::{self, todo::platform as platform},
+    wit::{self, todo::platform},
 };
 use crate::manifest::Manifest;
 use anyhow::{bail, Context};
@@ -103,8 +103,9 @@ impl Components {
         for (id, spec) in manifest.component.iter().filter(|(id, _)| only.is_none_or(|o| o == id.as_str())) {
             let grants = ComponentGrants::new(id, &spec.grants(), &this.app.capabilities)?;
             let path = manifest.source_path(spec);
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("reading component {id} from {} (build it with `todo-host build`)", path.display()))?;
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!("reading component {id} from {} (build it with `todo-host build`)", path.display())
+            })?;
             let roles = roles(manifest, id);
             let loaded = this.compile(id, &bytes, roles)?;
             this.slots.insert(id.clone(), Slot::new(roles, grants, loaded, path.display().to_string()));

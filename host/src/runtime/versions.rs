@@ -137,7 +137,10 @@ impl Slot {
     }
 
     pub fn info(&self, sha256: &str) -> Result<VersionInfo, SwapError> {
-        self.versions().into_iter().find(|v| v.sha256 == sha256).ok_or_else(|| SwapError::NoSuchVersion(sha256.to_owned()))
+        self.versions()
+            .into_iter()
+            .find(|v| v.sha256 == sha256)
+            .ok_or_else(|| SwapError::NoSuchVersion(sha256.to_owned()))
     }
 
     pub fn versions(&self) -> Vec<VersionInfo> {

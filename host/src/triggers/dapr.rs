@@ -97,7 +97,9 @@ mod tests {
             .trigger
             .pubsub
             .iter()
-            .map(|t| ("pubsub".into(), t.topic.clone(), format!("/dapr/events/pubsub/{}", t.topic), t.dead_letter_topic()))
+            .map(|t| {
+                ("pubsub".into(), t.topic.clone(), format!("/dapr/events/pubsub/{}", t.topic), t.dead_letter_topic())
+            })
             .collect();
         for hub in manifest.trigger.sse.iter().map(|t| &t.topic) {
             expected.insert((

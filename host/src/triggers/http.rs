@@ -16,16 +16,26 @@ use axum::{
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
 use serde::Deserialize;
-use tracing::Instrument;
 use std::sync::{
     atomic::{AtomicBool, Ordering},
     Arc,
 };
+use tracing::Instrument;
 use wasmtime_wasi_http::{p2::bindings::http::types::Scheme, WasiHttpView};
 
 /// Requests with a larger body get 413 before reaching a component.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The most a request's head (request line and headers) may take, on
+/// hyper's connections and on the streams' own: more gets 431.
+pub const MAX_HEAD_BYTES: usize = 32 << 10;
+/// How long a client may take to send a request's head (on an idle
+/// keep-alive connection: from the end of the last response).
+pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Headers the host sets for components; never taken from clients.
 pub const USER_ID_HEADER: &str = "todo-user-id";
 pub const REQUEST_ID_HEADER: &str = "todo-request-id";
@@ -44,7 +54,10 @@ pub fn router(server: Arc<HttpServer>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }))
+        .route(
+            "/metrics",
+            get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }),
+        )
         .route("/auth/dev/sign-in", post(dev_sign_in))
         .route("/auth/sign-out", post(sign_out));
     if let Some(hub) = &server.hub {
@@ -62,23 +75,53 @@ fn stream_cookie(server: &HttpServer, token: &str, max_age: i64) -> Option<(head
 }
 
 /// Serves `server` on `listener` (streams held natively, the rest through
-/// hyper) until `shutdown` resolves; then tells the streams to reconnect
-/// and lets requests in flight finish.
+/// hyper, HTTP/1.1) until `shutdown` resolves; then stops accepting, tells
+/// the streams to reconnect and lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<HttpServer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let hub = server.hub.clone();
-    let listener = super::sse::native::Listener::new(listener, server.clone())?;
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            if let Some(hub) = hub {
-                hub.shutdown();
+    let mut listener = super::sse::native::Listener::new(listener, server.clone());
+    let router = router(server);
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES);
+    // Dropping `stop` asks every connection to finish its request in flight
+    // and close; each holds a `closed` receiver, so `done.closed()`
+    // resolves once the last one has.
+    let (stop, stopping) = tokio::sync::watch::channel(());
+    let (done, closed) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let socket = tokio::select! {
+            (socket, _addr) = listener.accept() => socket,
+            () = &mut shutdown => break,
+        };
+        let connection = http1.serve_connection(TokioIo::new(socket), TowerToHyperService::new(router.clone()));
+        let (mut stopping, closed) = (stopping.clone(), closed.clone());
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "serving a connection");
             }
-        })
-        .await
+            drop(closed);
+        });
+    }
+    drop(listener);
+    if let Some(hub) = hub {
+        hub.shutdown();
+    }
+    drop((stop, stopping, closed));
+    done.closed().await;
+    Ok(())
 }
 
 /// The JSON error every API route answers with.
@@ -114,17 +157,24 @@ async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Resp
     }
     let request: SignIn = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"user_id\": \"...\"}}: {e}")),
+        Err(e) => {
+            return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"user_id\": \"...\"}}: {e}"))
+        }
     };
     if !valid_user_id(&request.user_id) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "user_id: 1-128 of letters, digits and ._@+-");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "user_id: 1-128 of letters, digits and ._@+-",
+        );
     }
     let ttl = chrono::Duration::hours(12);
     let (token, expires) = server.auth.issue(&request.user_id, ttl);
     // The cookie only authenticates the event stream (a browser EventSource
     // cannot send headers), so it cannot be used to change anything.
     let cookie = stream_cookie(&server, &token, ttl.num_seconds());
-    let body = Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }));
+    let body =
+        Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }));
     (axum::response::AppendHeaders(cookie), body).into_response()
 }
 
@@ -188,7 +238,8 @@ async fn serve_static(manifest: &Manifest, request: Request) -> Response {
     let not_found = || error(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}"));
     let Some((t, inner)) = manifest.static_route(&path) else { return not_found() };
     let directory = manifest.dir.join(&t.directory);
-    let wants_html = request.headers().get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let wants_html =
+        request.headers().get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     let (mut parts, body) = request.into_parts();
     parts.uri = inner.parse().unwrap_or_default();
     let served = tower_http::services::ServeDir::new(&directory).oneshot(http::Request::from_parts(parts, body)).await;
@@ -213,7 +264,9 @@ async fn serve_static(manifest: &Manifest, request: Request) -> Response {
 /// Reads the body (at most `MAX_BODY_BYTES`) and sets the host's headers.
 async fn prepare(request: Request, user_id: &str, request_id: &str) -> Result<http::Request<Full<Bytes>>, Response> {
     let (mut parts, body) = request.into_parts();
-    let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {MAX_BODY_BYTES} bytes"));
+    let too_large = || {
+        error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {MAX_BODY_BYTES} bytes"))
+    };
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
@@ -246,13 +299,15 @@ async fn call(components: &Arc<Components>, id: &str, request: http::Request<Ful
     // The guest may keep writing the body after it sends the head, so it
     // runs in a task of its own that owns the store.
     let id_owned = id.to_owned();
-    let task = tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        let proxy = pre.instantiate_async(&mut store).await?;
-        crate::metrics::instantiated(&id_owned, started);
-        proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
-    }
-    .in_current_span());
+    let task = tokio::spawn(
+        async move {
+            let started = std::time::Instant::now();
+            let proxy = pre.instantiate_async(&mut store).await?;
+            crate::metrics::instantiated(&id_owned, started);
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
+        }
+        .in_current_span(),
+    );
     match receiver.await {
         Ok(Ok(response)) => Ok(response.map(|body| Body::new(body.map_err(|e| anyhow::anyhow!("{e:?}"))))),
         Ok(Err(code)) => anyhow::bail!("the component answered with error code {code:?}"),

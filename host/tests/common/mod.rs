@@ -274,7 +274,12 @@ impl Sidecar {
             .args(["--app-id", "todo", "--app-port", &self.app_port.to_string()])
             .args(["--dapr-http-port", &self.http_port.to_string(), "--dapr-listen-addresses", "127.0.0.1"])
             .args(["--dapr-grpc-port", &free_port().to_string()])
-            .args(["--dapr-internal-grpc-port", &free_port().to_string(), "--dapr-internal-grpc-listen-address", "127.0.0.1"])
+            .args([
+                "--dapr-internal-grpc-port",
+                &free_port().to_string(),
+                "--dapr-internal-grpc-listen-address",
+                "127.0.0.1",
+            ])
             .args(["--metrics-port", &free_port().to_string(), "--metrics-listen-address", "127.0.0.1"])
             .arg("--resources-path")
             .arg(dir.join("resources"))
@@ -360,8 +365,10 @@ impl Host {
                 std::env::var("TODO_TEST_POSTGRES_URL").ok().map(|server| fresh_database(&server)),
             ),
         };
-        let sidecar = distributed().then(|| Sidecar::new(format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8])));
-        let mut host = Host { child: None, base: String::new(), admin_base: None, sql_url, namespace, sidecar, dir, options };
+        let sidecar =
+            distributed().then(|| Sidecar::new(format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8])));
+        let mut host =
+            Host { child: None, base: String::new(), admin_base: None, sql_url, namespace, sidecar, dir, options };
         if let Some(sidecar) = &host.sidecar {
             let config = format!(
                 "[state]\ntype = \"dapr\"\n[pubsub]\ntype = \"dapr\"\n[cron]\ntype = \"{}\"\n\
@@ -446,7 +453,11 @@ impl Host {
             let ready = || http_status(&self.base, "/readyz") == Some(200);
             let deadline = Instant::now() + Duration::from_secs(60);
             while !ready() {
-                assert!(Instant::now() < deadline, "not ready after 60 s: see daprd.log of replica {}", sidecar.replica);
+                assert!(
+                    Instant::now() < deadline,
+                    "not ready after 60 s: see daprd.log of replica {}",
+                    sidecar.replica
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -624,8 +635,12 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A valid token for `user`.
 pub fn token(user: &str) -> String {
     let claims = serde_json::json!({ "sub": user, "exp": chrono::Utc::now().timestamp() + 3600 });
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()))
-        .unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
 }
 
 /// An HTTP client acting as `user`.
@@ -708,7 +723,8 @@ impl Host {
     pub async fn redeliver_from(&self, component: &str, topic: &str, event_id: &str) {
         if let Some(sidecar) = &self.sidecar {
             let events = self.read_topic(topic).await;
-            let event = events.iter().find(|e| e["id"] == event_id).unwrap_or_else(|| panic!("{event_id} not on {topic}"));
+            let event =
+                events.iter().find(|e| e["id"] == event_id).unwrap_or_else(|| panic!("{event_id} not on {topic}"));
             // Through the sidecar, which adds the namespace to the topic.
             let url = format!("http://127.0.0.1:{}/v1.0/publish/pubsub/{topic}", sidecar.http_port);
             let res = reqwest::Client::new()
@@ -841,7 +857,8 @@ impl SseReader {
                 let mut event = SseEvent::default();
                 let mut fields = 0;
                 for line in frame.lines() {
-                    let (name, value) = line.split_once(':').map(|(n, v)| (n, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+                    let (name, value) =
+                        line.split_once(':').map(|(n, v)| (n, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
                     match name {
                         "id" => event.id = Some(value.to_owned()),
                         "event" => event.event = value.to_owned(),
@@ -865,7 +882,10 @@ impl SseReader {
 
 /// Stops the tests' Kafka broker (distributed backend).
 pub fn stop_kafka() {
-    let status = Command::new(repo().join("scripts/services/kafka.sh")).args(["stop", &env("TODO_TEST_KAFKA_DIR")]).status().unwrap();
+    let status = Command::new(repo().join("scripts/services/kafka.sh"))
+        .args(["stop", &env("TODO_TEST_KAFKA_DIR")])
+        .status()
+        .unwrap();
     assert!(status.success(), "stopping Kafka");
 }
 
@@ -888,9 +908,7 @@ impl Host {
     /// A counter or gauge from `/metrics` (0 when absent).
     pub async fn metric(&self, series: &str) -> f64 {
         let text = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-            .unwrap_or(0.0)
+        text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
     }
 }
 
@@ -956,7 +974,8 @@ impl<'h> TaskApi<'h> {
     /// task behind them (a topic is delivered in publish order, retries in
     /// place) and waits for the marker's next occurrence.
     pub async fn settle(&self) {
-        let marker = self.create(serde_json::json!({"title": "marker", "recurrence_pattern": {"frequency": "daily"}})).await;
+        let marker =
+            self.create(serde_json::json!({"title": "marker", "recurrence_pattern": {"frequency": "daily"}})).await;
         let id = marker["id"].as_str().unwrap().to_owned();
         self.complete(&id, true).await;
         self.next_of(&id).await;

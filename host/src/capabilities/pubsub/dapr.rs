@@ -28,8 +28,18 @@ const PUBLISH_CONCURRENCY: usize = 16;
 /// Events whose delivery is in progress, remembered for their attempt counts.
 const MAX_IN_PROGRESS: usize = 10_000;
 /// The CloudEvent attributes the host stores; Dapr adds its own on delivery.
-const ENVELOPE_FIELDS: [&str; 10] =
-    ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "partitionkey", "traceparent", "data"];
+const ENVELOPE_FIELDS: [&str; 10] = [
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "partitionkey",
+    "traceparent",
+    "data",
+];
 
 pub struct DaprPubSub {
     sidecar: Sidecar,
@@ -284,7 +294,8 @@ mod tests {
 
     #[test]
     fn deliveries_lose_the_attributes_dapr_adds() {
-        let m = message("t".into(), br#"{"id":"e1","partitionkey":"u","data":{"a":1},"topic":"t","traceid":"x"}"#).unwrap();
+        let m =
+            message("t".into(), br#"{"id":"e1","partitionkey":"u","data":{"a":1},"topic":"t","traceid":"x"}"#).unwrap();
         assert_eq!((m.event_id.as_str(), m.partition_key.as_str(), m.topic.as_str()), ("e1", "u", "t"));
         assert_eq!(m.event, r#"{"data":{"a":1},"id":"e1","partitionkey":"u"}"#);
     }

@@ -174,7 +174,9 @@ mod tests {
 
     #[test]
     fn json_and_binary_data_round_trip() {
-        for (content_type, data) in [("application/json", &br#"{"a":[1,2]}"#[..]), ("application/octet-stream", &[0, 255, 7][..])] {
+        for (content_type, data) in
+            [("application/json", &br#"{"a":[1,2]}"#[..]), ("application/octet-stream", &[0, 255, 7][..])]
+        {
             let message = envelope("topic", "alice", &event(content_type, data)).unwrap();
             let stored: serde_json::Value = serde_json::from_str(&message.event).unwrap();
             assert_eq!(stored["partitionkey"], "alice");
@@ -182,7 +184,10 @@ mod tests {
             assert_eq!(stored.get("data").is_some(), is_json(content_type), "{stored}");
             let (back, _) = parse(&message.event).unwrap();
             let sent = event(content_type, data);
-            assert_eq!((back.id, back.subject, back.datacontenttype, back.data), (sent.id, sent.subject, sent.datacontenttype, sent.data));
+            assert_eq!(
+                (back.id, back.subject, back.datacontenttype, back.data),
+                (sent.id, sent.subject, sent.datacontenttype, sent.data)
+            );
             assert_eq!((back.time.seconds, back.time.nanoseconds), (sent.time.seconds, sent.time.nanoseconds));
         }
     }
@@ -190,7 +195,10 @@ mod tests {
     #[test]
     fn refuses_bad_topics_and_events() {
         assert!(matches!(envelope("a b", "k", &event("application/json", b"{}")), Err(pubsub::Error::InvalidTopic(_))));
-        assert!(matches!(envelope("t", "k", &event("application/json", b"{nope")), Err(pubsub::Error::InvalidEvent(_))));
+        assert!(matches!(
+            envelope("t", "k", &event("application/json", b"{nope")),
+            Err(pubsub::Error::InvalidEvent(_))
+        ));
         assert!(matches!(envelope("t", "k", &event("", b"{}")), Err(pubsub::Error::InvalidEvent(_))));
         assert!(is_json("application/cloudevents+json; charset=utf-8"));
         assert!(!is_json("text/plain"));

@@ -32,7 +32,12 @@ impl HasData for PubSubData {
 
 impl PubSubCtx {
     /// Checks the grant and serializes the event.
-    fn message(&self, topic: &str, partition_key: &str, event: &types::CloudEvent) -> Result<super::Message, wit::Error> {
+    fn message(
+        &self,
+        topic: &str,
+        partition_key: &str,
+        event: &types::CloudEvent,
+    ) -> Result<super::Message, wit::Error> {
         envelope::check_topic(topic)?;
         if !self.topics.iter().any(|t| t == topic || t == ANY_TOPIC) {
             tracing::warn!(component = %self.component, %topic, "denied a topic the manifest does not grant");

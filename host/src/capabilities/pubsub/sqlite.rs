@@ -48,7 +48,11 @@ impl SqlitePubSub {
     pub fn open(path: PathBuf) -> anyhow::Result<Self> {
         let mut conn = open(&path)?;
         migrate(&mut conn, &[SCHEMA_V1])?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), published: watch::channel(0).0, _checkpointer: Checkpointer::start(&path)? })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            published: watch::channel(0).0,
+            _checkpointer: Checkpointer::start(&path)?,
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -56,9 +60,13 @@ impl SqlitePubSub {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, PubSubError> {
         let conn = conn.clone();
-        blocking(move || f(&mut conn.lock().unwrap()))
-            .await
-            .map_err(|e| if is_busy(&e) { PubSubError::Unavailable(e.to_string()) } else { PubSubError::Other(e.to_string()) })
+        blocking(move || f(&mut conn.lock().unwrap())).await.map_err(|e| {
+            if is_busy(&e) {
+                PubSubError::Unavailable(e.to_string())
+            } else {
+                PubSubError::Other(e.to_string())
+            }
+        })
     }
 
     /// Lists the dead letters of a topic's subscriptions, oldest first.
@@ -119,12 +127,7 @@ impl PubSub for SqlitePubSub {
     }
 
     fn subscribe(&self, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError> {
-        let consumer = Consumer {
-            conn: self.conn.clone(),
-            published: self.published.clone(),
-            subscription,
-            sink,
-        };
+        let consumer = Consumer { conn: self.conn.clone(), published: self.published.clone(), subscription, sink };
         tokio::spawn(consumer.run());
         Ok(())
     }
@@ -330,7 +333,9 @@ mod tests {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let position = SqlitePubSub::run(&bus.conn, |c| {
-                c.query_row("SELECT coalesce(max(position), 0) FROM cursor WHERE subscription = 's'", [], |r| r.get::<_, i64>(0))
+                c.query_row("SELECT coalesce(max(position), 0) FROM cursor WHERE subscription = 's'", [], |r| {
+                    r.get::<_, i64>(0)
+                })
             })
             .await
             .unwrap();
@@ -338,7 +343,10 @@ mod tests {
             if seen >= n && position >= offset {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "saw {seen} of {n} events, cursor at {position} of {offset}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "saw {seen} of {n} events, cursor at {position} of {offset}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

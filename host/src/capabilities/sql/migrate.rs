@@ -75,9 +75,8 @@ pub async fn apply(sql: &dyn Sql, history: &History) -> anyhow::Result<()> {
     tx.commit().await?;
     for (version, script) in &history.versions {
         let mut tx = locked(sql).await?;
-        let applied = tx
-            .query(&format!("SELECT 1 FROM {table} WHERE version = $1"), vec![Value::Text(version.clone())])
-            .await?;
+        let applied =
+            tx.query(&format!("SELECT 1 FROM {table} WHERE version = $1"), vec![Value::Text(version.clone())]).await?;
         if !applied.rows.is_empty() {
             continue;
         }

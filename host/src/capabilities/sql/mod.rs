@@ -172,9 +172,9 @@ impl SqlCapability {
     /// Opens the configured database as label `default`.
     pub fn open(config: &Config, data_dir: &Path, limits: Limits) -> anyhow::Result<Self> {
         let sql: Arc<dyn Sql> = match config {
-            Config::Sqlite => {
-                Arc::new(sqlite::SqliteSql::open(data_dir.join("app.db"), limits.writer_wait).context("opening app.db")?)
-            }
+            Config::Sqlite => Arc::new(
+                sqlite::SqliteSql::open(data_dir.join("app.db"), limits.writer_wait).context("opening app.db")?,
+            ),
             Config::Postgres { url, pool_size } => Arc::new(
                 postgres::PostgresSql::new(url, *pool_size, limits.writer_wait).context("configuring PostgreSQL")?,
             ),

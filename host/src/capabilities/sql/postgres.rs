@@ -124,7 +124,9 @@ impl ToSql for Param<'_> {
         match (self.0, ty.clone()) {
             (Value::Null, _) => Ok(IsNull::Yes),
             (Value::Boolean(b), Type::BOOL) => b.to_sql(ty, out),
-            (Value::Boolean(b), Type::INT2 | Type::INT4 | Type::INT8) => Param(&Value::Integer(*b as i64)).to_sql(ty, out),
+            (Value::Boolean(b), Type::INT2 | Type::INT4 | Type::INT8) => {
+                Param(&Value::Integer(*b as i64)).to_sql(ty, out)
+            }
             (Value::Integer(i), Type::INT8) => i.to_sql(ty, out),
             (Value::Integer(i), Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
             (Value::Integer(i), Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
@@ -132,7 +134,9 @@ impl ToSql for Param<'_> {
             (Value::Integer(i), Type::BOOL) => (*i != 0).to_sql(ty, out),
             (Value::Real(f), Type::FLOAT8) => f.to_sql(ty, out),
             (Value::Real(f), Type::FLOAT4) => (*f as f32).to_sql(ty, out),
-            (Value::Text(s), Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN) => s.to_sql(ty, out),
+            (Value::Text(s), Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN) => {
+                s.to_sql(ty, out)
+            }
             (Value::Blob(b), Type::BYTEA) => b.to_sql(ty, out),
             _ => Err(mismatch()),
         }
@@ -229,7 +233,8 @@ mod tests {
     /// These run against the PostgreSQL that `scripts/test.sh` starts
     /// (`TODO_TEST_POSTGRES_URL`); without one they fail, saying so.
     fn url() -> String {
-        std::env::var("TODO_TEST_POSTGRES_URL").expect("TODO_TEST_POSTGRES_URL: run scripts/test.sh, which starts PostgreSQL")
+        std::env::var("TODO_TEST_POSTGRES_URL")
+            .expect("TODO_TEST_POSTGRES_URL: run scripts/test.sh, which starts PostgreSQL")
     }
 
     #[tokio::test]
@@ -237,9 +242,12 @@ mod tests {
     async fn values_placeholders_errors_and_transactions_match_the_sqlite_backend() {
         let sql = PostgresSql::new(&url(), 4, std::time::Duration::from_secs(5)).unwrap();
         let table = format!("t_{}", uuid::Uuid::new_v4().simple());
-        sql.execute(&format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, done BOOLEAN, n BIGINT)"), vec![])
-            .await
-            .unwrap();
+        sql.execute(
+            &format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, done BOOLEAN, n BIGINT)"),
+            vec![],
+        )
+        .await
+        .unwrap();
         let n = sql
             .execute(
                 &format!("INSERT INTO {table} (id, done, name, n) VALUES ($3, $2, $1, $3)"),
@@ -248,11 +256,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1);
-        let rows = sql.query(&format!("SELECT name, done, n, id FROM {table} WHERE name = $1"), vec![Value::Text("a".into())]).await.unwrap();
+        let rows = sql
+            .query(&format!("SELECT name, done, n, id FROM {table} WHERE name = $1"), vec![Value::Text("a".into())])
+            .await
+            .unwrap();
         assert_eq!(rows.columns, vec!["name", "done", "n", "id"]);
-        assert_eq!(rows.rows, vec![vec![Value::Text("a".into()), Value::Boolean(true), Value::Integer(7), Value::Integer(7)]]);
+        assert_eq!(
+            rows.rows,
+            vec![vec![Value::Text("a".into()), Value::Boolean(true), Value::Integer(7), Value::Integer(7)]]
+        );
 
-        let dup = sql.execute(&format!("INSERT INTO {table} (id, name) VALUES (8, $1)"), vec![Value::Text("a".into())]).await;
+        let dup =
+            sql.execute(&format!("INSERT INTO {table} (id, name) VALUES (8, $1)"), vec![Value::Text("a".into())]).await;
         assert!(matches!(dup, Err(SqlError::ConstraintViolation(_))), "{dup:?}");
         let bad = sql.query("SELEC nonsense", vec![]).await;
         assert!(matches!(bad, Err(SqlError::InvalidStatement(_))), "{bad:?}");

@@ -46,9 +46,9 @@ impl SqliteSql {
     /// The writer connection, waited for at most `writer_wait` (a guest
     /// holding a transaction keeps everyone else waiting).
     async fn writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
-        tokio::time::timeout(self.writer_wait, self.writer.clone().lock_owned()).await.map_err(|_| {
-            SqlError::Unavailable(format!("the database writer stayed busy for {:?}", self.writer_wait))
-        })
+        tokio::time::timeout(self.writer_wait, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| SqlError::Unavailable(format!("the database writer stayed busy for {:?}", self.writer_wait)))
     }
 
     /// Runs `f` on the writer connection.
@@ -87,11 +87,9 @@ impl Sql for SqliteSql {
 
     async fn begin(&self) -> Result<Box<dyn SqlTransaction>, SqlError> {
         let guard = self.writer().await?;
-        let guard = blocking(move || {
-            guard.execute_batch("BEGIN IMMEDIATE").map(|_| guard)
-        })
-        .await
-        .map_err(|e| map_err_plain(&e))?;
+        let guard = blocking(move || guard.execute_batch("BEGIN IMMEDIATE").map(|_| guard))
+            .await
+            .map_err(|e| map_err_plain(&e))?;
         Ok(Box::new(SqliteTransaction { conn: Some(guard) }))
     }
 
@@ -184,11 +182,8 @@ fn query(conn: &Connection, statement: &str, params: &[Value]) -> Result<RowSet,
     let mut stmt = conn.prepare_cached(statement).map_err(|e| map_err(conn, e))?;
     bind(&mut stmt, params)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
-    let booleans: Vec<bool> = stmt
-        .columns()
-        .iter()
-        .map(|c| c.decl_type().is_some_and(|t| t.eq_ignore_ascii_case("BOOLEAN")))
-        .collect();
+    let booleans: Vec<bool> =
+        stmt.columns().iter().map(|c| c.decl_type().is_some_and(|t| t.eq_ignore_ascii_case("BOOLEAN"))).collect();
     let mut rows = Vec::new();
     let mut raw = stmt.raw_query();
     while let Some(row) = raw.next().map_err(|e| map_err(conn, e))? {
@@ -323,7 +318,8 @@ fn unique_index(conn: &Connection, columns: &str) -> Option<String> {
     let names: Vec<String> = indexes.query_map([table], |r| r.get(0)).ok()?.collect::<Result<_, _>>().ok()?;
     names.into_iter().find(|index| {
         let Ok(mut info) = conn.prepare("SELECT name FROM pragma_index_info(?1)") else { return false };
-        let covered: rusqlite::Result<Vec<String>> = info.query_map([index], |r| r.get(0)).and_then(|rows| rows.collect());
+        let covered: rusqlite::Result<Vec<String>> =
+            info.query_map([index], |r| r.get(0)).and_then(|rows| rows.collect());
         covered.is_ok_and(|mut covered| {
             covered.sort_unstable();
             covered == wanted
@@ -348,10 +344,7 @@ mod tests {
     async fn binds_numbered_placeholders_out_of_order_and_reports_booleans() {
         let (_dir, sql) = db().await;
         let n = sql
-            .execute(
-                "INSERT INTO t (done, name) VALUES ($2, $1)",
-                vec![Value::Text("a".into()), Value::Boolean(true)],
-            )
+            .execute("INSERT INTO t (done, name) VALUES ($2, $1)", vec![Value::Text("a".into()), Value::Boolean(true)])
             .await
             .unwrap();
         assert_eq!(n, 1);

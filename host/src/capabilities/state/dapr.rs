@@ -8,8 +8,8 @@
 //! another write came in between. (A key some other client wrote without
 //! the flag would be overwritten by set-if-absent: this host writes them all.)
 
-use crate::capabilities::dapr_sidecar::{CallError, Sidecar};
 use super::{State, StateError};
+use crate::capabilities::dapr_sidecar::{CallError, Sidecar};
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use reqwest::{Method, StatusCode};
@@ -45,7 +45,8 @@ impl DaprState {
     /// Saves over version `etag` ("0": none yet); false if the key has
     /// another version by now.
     async fn save(&self, key: &str, value: &[u8], ttl: Option<Duration>, etag: &str) -> Result<bool, StateError> {
-        let request = self.sidecar.request(Method::POST, &["state", &self.store]).json(&[Self::item(key, value, ttl, etag)]);
+        let request =
+            self.sidecar.request(Method::POST, &["state", &self.store]).json(&[Self::item(key, value, ttl, etag)]);
         match Sidecar::send(request).await {
             Ok(_) => Ok(true),
             Err(CallError::Status { status: StatusCode::CONFLICT, .. }) => Ok(false),
@@ -71,7 +72,9 @@ fn state_error(e: CallError) -> StateError {
     match e {
         CallError::Unreachable(m) => StateError::Unavailable(m),
         // 500: the store behind the sidecar failed (e.g. Redis is down).
-        CallError::Status { status, body } if status.is_server_error() => StateError::Unavailable(format!("{status}: {body}")),
+        CallError::Status { status, body } if status.is_server_error() => {
+            StateError::Unavailable(format!("{status}: {body}"))
+        }
         e => StateError::Other(e.to_string()),
     }
 }

@@ -66,7 +66,7 @@ impl wit::Host for StateView<'_> {}
 impl wit::HostStore for StateView<'_> {
     #[tracing::instrument(level = "debug", name = "state.open", skip(self))]
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<Store>, wit::Error>> {
-        if !self.ctx.granted.iter().any(|g| *g == label) {
+        if !self.ctx.granted.contains(&label) {
             tracing::warn!(component = %self.ctx.component, %label, "denied a state store the manifest does not grant");
             return Ok(Err(wit::Error::AccessDenied(format!(
                 "component {} is not granted state store {label:?} (state_stores in spin.toml)",
@@ -80,7 +80,11 @@ impl wit::HostStore for StateView<'_> {
     }
 
     #[tracing::instrument(level = "debug", name = "state.get", skip_all)]
-    async fn get(&mut self, store: Resource<Store>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, wit::Error>> {
+    async fn get(
+        &mut self,
+        store: Resource<Store>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wit::Error>> {
         let state = match self.store(&store, &key)? {
             Ok(state) => state,
             Err(e) => return Ok(Err(e)),

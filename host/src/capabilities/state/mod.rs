@@ -65,7 +65,11 @@ pub struct StateCapability {
 
 impl StateCapability {
     /// Opens the configured store as label `default`.
-    pub fn open(config: &Config, data_dir: &Path, sidecar: impl FnOnce() -> anyhow::Result<crate::capabilities::dapr_sidecar::Sidecar>) -> anyhow::Result<Self> {
+    pub fn open(
+        config: &Config,
+        data_dir: &Path,
+        sidecar: impl FnOnce() -> anyhow::Result<crate::capabilities::dapr_sidecar::Sidecar>,
+    ) -> anyhow::Result<Self> {
         let store: Arc<dyn State> = match config {
             Config::Sqlite => {
                 let state = Arc::new(sqlite::SqliteState::open(data_dir.join("state.db")).context("opening state.db")?);

@@ -49,9 +49,13 @@ impl SqliteState {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StateError> {
         let conn = self.conn.clone();
-        blocking(move || f(&conn.lock().unwrap()))
-            .await
-            .map_err(|e| if is_busy(&e) { StateError::Unavailable(e.to_string()) } else { StateError::Other(e.to_string()) })
+        blocking(move || f(&conn.lock().unwrap())).await.map_err(|e| {
+            if is_busy(&e) {
+                StateError::Unavailable(e.to_string())
+            } else {
+                StateError::Other(e.to_string())
+            }
+        })
     }
 
     /// Deletes expired keys every `every`, for as long as the process runs.
@@ -99,8 +103,7 @@ impl State for SqliteState {
 
     async fn delete(&self, key: &str) -> Result<(), StateError> {
         let key = key.to_owned();
-        self.run(move |c| c.prepare_cached("DELETE FROM kv WHERE key = ?1")?.execute([key]).map(|_| ()))
-            .await
+        self.run(move |c| c.prepare_cached("DELETE FROM kv WHERE key = ?1")?.execute([key]).map(|_| ())).await
     }
 
     async fn set_if_absent(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<bool, StateError> {
@@ -134,7 +137,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = Arc::new(AtomicI64::new(1_000_000));
         let clock = now.clone();
-        let state = SqliteState::open_with_clock(dir.path().join("state.db"), Arc::new(move || clock.load(Ordering::SeqCst)));
+        let state =
+            SqliteState::open_with_clock(dir.path().join("state.db"), Arc::new(move || clock.load(Ordering::SeqCst)));
         let state = Arc::new(state.unwrap());
         let racers = (0..16).map(|i| {
             let state = state.clone();

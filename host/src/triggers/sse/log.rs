@@ -61,7 +61,13 @@ impl StreamLog {
 
     /// Appends an event; a redelivered one (same event id) is not appended
     /// again and yields None.
-    pub async fn append(&self, event_id: &str, user_id: &str, event_type: &str, data: &str) -> rusqlite::Result<Option<Entry>> {
+    pub async fn append(
+        &self,
+        event_id: &str,
+        user_id: &str,
+        event_type: &str,
+        data: &str,
+    ) -> rusqlite::Result<Option<Entry>> {
         let (event_id, user_id, event_type, data) =
             (event_id.to_owned(), user_id.to_owned(), event_type.to_owned(), data.to_owned());
         self.run(move |c| {
@@ -92,21 +98,21 @@ impl StreamLog {
 
     /// The oldest retained sequence number (None when the log is empty).
     pub async fn oldest(&self) -> rusqlite::Result<Option<i64>> {
-        self.run(|c| c.query_row("SELECT min(seq) FROM entry", [], |r| r.get(0)).optional().map(Option::flatten))
-            .await
+        self.run(|c| c.query_row("SELECT min(seq) FROM entry", [], |r| r.get(0)).optional().map(Option::flatten)).await
     }
 
     /// The newest sequence number ever assigned (0 when none).
     pub async fn newest(&self) -> rusqlite::Result<i64> {
-        self.run(|c| c.query_row("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'entry'", [], |r| r.get(0)))
-            .await
-            .or(Ok(0))
+        self.run(|c| {
+            c.query_row("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'entry'", [], |r| r.get(0))
+        })
+        .await
+        .or(Ok(0))
     }
 
     /// Drops all but the newest `RETAINED` events.
     pub async fn trim(&self) -> rusqlite::Result<usize> {
-        self.run(|c| c.execute("DELETE FROM entry WHERE seq <= (SELECT max(seq) FROM entry) - ?1", [RETAINED]))
-            .await
+        self.run(|c| c.execute("DELETE FROM entry WHERE seq <= (SELECT max(seq) FROM entry) - ?1", [RETAINED])).await
     }
 }
 

@@ -196,6 +196,28 @@ fn routed(event: &str, user_attribute: &str) -> Option<(String, String, String)>
 
 struct HubSink(Arc<Hub>);
 
+#[async_trait]
+impl Sink for HubSink {
+    async fn deliver(&self, _topic: &str, message: &Message, _attempt: u32) -> Outcome {
+        let attribute = &self.0.trigger.user_attribute;
+        let Some((user, event_type, data)) = routed(&message.event, attribute) else {
+            tracing::warn!(event_id = %message.event_id, %attribute, "not a JSON CloudEvent naming its user: dropping");
+            return Outcome::Drop;
+        };
+        match self.0.log.append(&message.event_id, &user, &event_type, &data).await {
+            Ok(Some(entry)) => {
+                self.0.fan_out(&Arc::new(entry));
+                Outcome::Success
+            }
+            Ok(None) => Outcome::Success, // a redelivery: already streamed
+            Err(e) => {
+                tracing::warn!(event_id = %message.event_id, error = %e, "appending to the stream log");
+                Outcome::Retry
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,27 +271,5 @@ mod tests {
 
         drop(alice);
         assert!(hub.streams.lock().unwrap().is_empty(), "a dropped stream is freed at once");
-    }
-}
-
-#[async_trait]
-impl Sink for HubSink {
-    async fn deliver(&self, _topic: &str, message: &Message, _attempt: u32) -> Outcome {
-        let attribute = &self.0.trigger.user_attribute;
-        let Some((user, event_type, data)) = routed(&message.event, attribute) else {
-            tracing::warn!(event_id = %message.event_id, %attribute, "not a JSON CloudEvent naming its user: dropping");
-            return Outcome::Drop;
-        };
-        match self.0.log.append(&message.event_id, &user, &event_type, &data).await {
-            Ok(Some(entry)) => {
-                self.0.fan_out(&Arc::new(entry));
-                Outcome::Success
-            }
-            Ok(None) => Outcome::Success, // a redelivery: already streamed
-            Err(e) => {
-                tracing::warn!(event_id = %message.event_id, error = %e, "appending to the stream log");
-                Outcome::Retry
-            }
-        }
     }
 }

@@ -6,37 +6,37 @@
 //! way of `Listener`.
 
 use super::stream::{self, RESPONSE_HEADERS};
-use crate::triggers::http::HttpServer;
+use crate::triggers::http::{HttpServer, HEAD_TIMEOUT, MAX_HEAD_BYTES};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use std::{
-    io,
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     sync::mpsc,
+    time::Instant,
 };
 
-/// The most a stream request's head may take (headers, cookies, a token).
-const MAX_HEAD: usize = 16 << 10;
-/// How long a client may take to send its request's first line or head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a refused client may go on sending what it had started (an
+/// oversized head) after the refusal, so that closing with its bytes unread
+/// (a reset) does not destroy the refusal before the client reads it.
+const LINGER: Duration = Duration::from_secs(2);
+/// The most a lingering close reads and discards.
+const LINGER_BYTES: usize = 1 << 20;
+/// Headers a stream request may have (as hyper's default).
+const MAX_HEADERS: usize = 100;
 
 /// The connections hyper serves: every accepted one but the streams.
+/// Dropping it stops accepting (the port closes).
 pub struct Listener {
     connections: mpsc::Receiver<(TcpStream, SocketAddr)>,
-    local_addr: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
 }
 
 impl Listener {
     /// Accepts on `tcp`, answering streams here and passing the rest on.
-    pub fn new(tcp: TcpListener, server: Arc<HttpServer>) -> io::Result<Self> {
-        let local_addr = tcp.local_addr()?;
+    pub fn new(tcp: TcpListener, server: Arc<HttpServer>) -> Self {
         let (tx, connections) = mpsc::channel(1024);
-        tokio::spawn(async move {
+        let accepting = tokio::spawn(async move {
             loop {
                 let (socket, addr) = match tcp.accept().await {
                     Ok(accepted) => accepted,
@@ -52,31 +52,32 @@ impl Listener {
                     let Some(route) = server.hub.as_ref().map(|hub| format!("GET {}", hub.trigger.route)) else {
                         return drop(tx.send((socket, addr)).await);
                     };
-                    match tokio::time::timeout(HEAD_TIMEOUT, is_stream_request(&socket, &route)).await {
-                        Ok(Ok(true)) => serve(server, socket).await,
+                    // One deadline for the request line and the rest of a
+                    // stream's head; hyper times the heads it reads itself.
+                    let deadline = Instant::now() + HEAD_TIMEOUT;
+                    match tokio::time::timeout_at(deadline, is_stream_request(&socket, &route)).await {
+                        Ok(Ok(true)) => serve(server, socket, deadline).await,
                         Ok(Ok(false)) => drop(tx.send((socket, addr)).await),
                         Ok(Err(_)) | Err(_) => {} // gone or silent: drop it
                     }
                 });
             }
         });
-        Ok(Self { connections, local_addr })
+        Self { connections, accepting }
     }
-}
 
-impl axum::serve::Listener for Listener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+    /// The next connection for hyper.
+    pub async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         match self.connections.recv().await {
             Some(connection) => connection,
             None => std::future::pending().await, // the accept loop never ends
         }
     }
+}
 
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local_addr)
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.accepting.abort();
     }
 }
 
@@ -85,6 +86,7 @@ impl axum::serve::Listener for Listener {
 async fn is_stream_request(socket: &TcpStream, request_line: &str) -> io::Result<bool> {
     let line = request_line.as_bytes();
     let mut first = vec![0u8; line.len() + 1];
+    let mut wait = Duration::from_millis(1);
     loop {
         let n = socket.peek(&mut first).await?;
         if n == 0 {
@@ -97,23 +99,37 @@ async fn is_stream_request(socket: &TcpStream, request_line: &str) -> io::Result
         if n == first.len() {
             return Ok(matches!(first[line.len()], b' ' | b'?'));
         }
-        // Only part of the request line has arrived: look again shortly.
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        // Only part of the request line has arrived: look again shortly
+        // (peek cannot wait for more), less often the longer it takes.
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(50));
     }
 }
 
-/// Reads the request's head, opens the stream and writes it until it ends
-/// or the client goes away. The connection then closes.
-async fn serve(server: Arc<HttpServer>, mut socket: TcpStream) {
+/// Reads the request's head (by `deadline`), opens the stream and writes it
+/// until it ends or the client goes away. The connection then closes.
+async fn serve(server: Arc<HttpServer>, mut socket: TcpStream, deadline: Instant) {
     let Some(hub) = &server.hub else { return };
     let _held = hub.native_stream();
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut socket)).await {
-        Ok(Ok(head)) => head,
-        _ => return,
+    let mut shutdown = hub.shutdown_signal();
+    let stopping = async move { drop(shutdown.wait_for(|stopping| *stopping).await) };
+    let head = tokio::select! {
+        head = tokio::time::timeout_at(deadline, read_head(&mut socket)) => head,
+        // Shutting down: no stream opens now (the client reconnects later).
+        () = stopping => return,
     };
-    let Some((query, headers)) = parse_head(&head) else {
-        let _ = write_refusal(&mut socket, 400, "bad_request", "malformed request head").await;
-        return;
+    let head = match head {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) => return refuse_too_large(socket).await,
+        _ => return, // gone, or too slow: close
+    };
+    let (query, headers) = match parse_head(&head) {
+        Ok(parsed) => parsed,
+        Err(httparse::Error::TooManyHeaders) => return refuse_too_large(socket).await,
+        Err(_) => {
+            let _ = write_refusal(&mut socket, 400, "bad_request", "malformed request head").await;
+            return;
+        }
     };
     drop(head);
     let mut state = match stream::open(&server, &headers, &query).await {
@@ -150,34 +166,69 @@ async fn serve(server: Arc<HttpServer>, mut socket: TcpStream) {
     let _ = writer.shutdown().await;
 }
 
-/// The request's head, up to the blank line.
-async fn read_head(socket: &mut TcpStream) -> io::Result<Vec<u8>> {
+/// The request's head, up to the blank line; None when it exceeds
+/// `MAX_HEAD_BYTES` (as hyper's limit on the other connections).
+async fn read_head(socket: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if head.len() > MAX_HEAD {
-            return Err(io::ErrorKind::InvalidData.into());
-        }
+    loop {
         let n = socket.read(&mut buf).await?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        // The blank line may straddle reads: look from 3 bytes back.
+        let from = head.len().saturating_sub(3);
         head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            let end = from + end + 4;
+            return Ok((end <= MAX_HEAD_BYTES).then_some(head));
+        }
+        if head.len() >= MAX_HEAD_BYTES {
+            return Ok(None);
+        }
     }
-    Ok(head)
 }
 
 /// The query string and headers of a request head.
-fn parse_head(head: &[u8]) -> Option<(String, HeaderMap)> {
-    let mut parsed = [httparse::EMPTY_HEADER; 64];
+fn parse_head(head: &[u8]) -> Result<(String, HeaderMap), httparse::Error> {
+    let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut parsed);
-    request.parse(head).ok()?.is_complete().then_some(())?;
-    let query = request.path?.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+    if request.parse(head)?.is_partial() {
+        return Err(httparse::Error::Token);
+    }
+    let query = request.path.and_then(|p| p.split_once('?')).map(|(_, q)| q.to_owned()).unwrap_or_default();
     let mut headers = HeaderMap::new();
     for h in request.headers.iter() {
-        headers.append(HeaderName::from_bytes(h.name.as_bytes()).ok()?, HeaderValue::from_bytes(h.value).ok()?);
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| httparse::Error::HeaderName)?;
+        headers.append(name, HeaderValue::from_bytes(h.value).map_err(|_| httparse::Error::HeaderValue)?);
     }
-    Some((query, headers))
+    Ok((query, headers))
+}
+
+/// Answers an oversized head with 431, then closes without a reset.
+async fn refuse_too_large(mut socket: TcpStream) {
+    let message = "the request head exceeds the limit";
+    if write_refusal(&mut socket, 431, "headers_too_large", message).await.is_ok() {
+        linger(socket).await;
+    }
+}
+
+/// A lingering close, after the answer is written (and the socket shut
+/// down for writing): reads and discards what the client still sends, for
+/// at most `LINGER` and `LINGER_BYTES`, before closing. Closing a socket
+/// with unread bytes sends a reset, which can make the client lose the
+/// answer it has not read yet.
+async fn linger(mut socket: impl AsyncRead + Unpin) {
+    let drain = async {
+        let (mut buf, mut read) = ([0u8; 8192], 0);
+        while read < LINGER_BYTES {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// An error answer in the API's JSON shape, then the end of the connection.

@@ -59,7 +59,14 @@ pub async fn open(server: &HttpServer, headers: &HeaderMap, query: &str) -> Resu
         tracing::error!(error = %e, "reading the stream log");
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the stream log is unavailable")
     })?;
-    Ok(StreamState { hub: hub.clone(), pending, registration, last_sent, shutdown: hub.shutdown_signal(), closed: false })
+    Ok(StreamState {
+        hub: hub.clone(),
+        pending,
+        registration,
+        last_sent,
+        shutdown: hub.shutdown_signal(),
+        closed: false,
+    })
 }
 
 /// The stream through hyper.
