@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The full test suite: native unit tests, then the host with the real
-# components over HTTP (on the embedded backend, then on the distributed
-# one), then the dashboard. Installs what it needs (the wasm32-wasip2
+# The full test suite: formatting and lints, every crate's unit tests, then
+# the host with the real components over HTTP (on the embedded backend, then
+# on the distributed one), then the dashboard. Installs what it needs (the wasm32-wasip2
 # target, Go-built daprd, Kafka's jars, Debian's PostgreSQL, Redis and
 # chromium, the npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+cargo fmt --all --check
 for package in task-api notification-handler recurring-handler reminder-checker test-guest; do
     components/build.sh "$package"
 done
-cargo test --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every crate's unit tests (the guests' natively too), then the host's
+# integration tests with the real components on the embedded backend.
+cargo test --workspace --locked
 
 # The host's suites again on the distributed backend: PostgreSQL for `sql`,
 # and each test host with its own daprd (dapr/'s files with the local
