@@ -190,6 +190,23 @@ async fn half_sent_heads_are_cut_off_by_the_header_timeout_on_the_hyper_path() {
 }
 
 #[tokio::test]
+async fn an_idle_kept_alive_connection_outlives_the_head_timeout_but_a_slow_second_head_does_not() {
+    let host = Host::start();
+    let mut socket = host.connect().await;
+    let ask = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    socket.write_all(ask).await.unwrap();
+    assert_eq!(status(&read_response(&mut socket).await.0), 200);
+    // Idle for longer than the head timeout: a client's pool may reuse it.
+    tokio::time::sleep(HEAD_TIMEOUT + Duration::from_secs(2)).await;
+    socket.write_all(ask).await.unwrap();
+    assert_eq!(status(&read_response(&mut socket).await.0), 200, "the idle connection was closed");
+    // Half of a second head: its clock starts at its first byte.
+    socket.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let lived = until_closed(socket, Instant::now()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_cut_off_by_the_header_timeout("a half-sent second head", &[lived]);
+}
+
+#[tokio::test]
 async fn half_sent_heads_are_cut_off_by_the_header_timeout_on_the_stream_path() {
     let host = Host::start();
     let (stream, silent, line) = tokio::join!(

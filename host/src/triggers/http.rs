@@ -33,9 +33,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The most a request's head (request line and headers) may take, on
 /// hyper's connections and on the streams' own: more gets 431.
 pub const MAX_HEAD_BYTES: usize = 32 << 10;
-/// How long a client may take to send a request's head (on an idle
-/// keep-alive connection: from the end of the last response).
-pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub use super::head_deadline::HEAD_TIMEOUT;
 /// Headers the host sets for components; never taken from clients.
 pub const USER_ID_HEADER: &str = "todo-user-id";
 pub const REQUEST_ID_HEADER: &str = "todo-request-id";
@@ -86,7 +84,9 @@ pub async fn serve(
     let mut listener = super::sse::native::Listener::new(listener, server.clone());
     let router = router(server);
     let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES);
+    // The head's deadline is `HeadDeadline`'s, which spares idle keep-alive
+    // connections; hyper's own would close them after 10 s.
+    http1.timer(TokioTimer::new()).header_read_timeout(None).max_buf_size(MAX_HEAD_BYTES);
     // Dropping `stop` asks every connection to finish its request in flight
     // and close; each holds a `closed` receiver, so `done.closed()`
     // resolves once the last one has.
@@ -98,7 +98,8 @@ pub async fn serve(
             (socket, _addr) = listener.accept() => socket,
             () = &mut shutdown => break,
         };
-        let connection = http1.serve_connection(TokioIo::new(socket), TowerToHyperService::new(router.clone()));
+        let socket = TokioIo::new(super::head_deadline::HeadDeadline::new(socket));
+        let connection = http1.serve_connection(socket, TowerToHyperService::new(router.clone()));
         let (mut stopping, closed) = (stopping.clone(), closed.clone());
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
@@ -183,16 +184,18 @@ async fn sign_out(State(server): State<Arc<HttpServer>>) -> Response {
     (StatusCode::NO_CONTENT, axum::response::AppendHeaders(stream_cookie(&server, "", 0))).into_response()
 }
 
-/// Routes a request to its component: authenticate, bound the body, then
-/// instantiate the component fresh and let it answer.
+/// Routes a request to its component: authenticate (unless the route is
+/// public), bound the body, then instantiate the component fresh and let it
+/// answer.
 async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Response {
     let Some(route) = server.manifest.route(request.uri().path()) else {
         return serve_static(&server.manifest, request).await;
     };
-    let (component, route_pattern) = (route.component.clone(), route.route.clone());
+    let (component, route_pattern, public) = (route.component.clone(), route.route.clone(), route.public);
     let header = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let user_id = match server.auth.verify_header(header) {
-        Ok(user_id) => user_id,
+        _ if public => None,
+        Ok(user_id) => Some(user_id),
         Err(e) => {
             let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string());
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -209,10 +212,14 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
     let traceparent = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
     crate::telemetry::set_parent(&span, traceparent);
     async move {
-        let request = match prepare(request, &user_id, &request_id).await {
+        let mut request = match prepare(request, user_id.as_deref().unwrap_or_default(), &request_id).await {
             Ok(request) => request,
             Err(response) => return response,
         };
+        if user_id.is_none() {
+            // A public route names no user, not an empty one (nor one a client sent).
+            request.headers_mut().remove(USER_ID_HEADER);
+        }
         let started = std::time::Instant::now();
         let response = match call(&server.components, &component, request).await {
             Ok(response) => response,

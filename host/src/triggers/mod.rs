@@ -5,6 +5,7 @@
 
 pub mod cron;
 pub mod dapr;
+mod head_deadline;
 pub mod http;
 pub mod pubsub;
 pub mod sse;
