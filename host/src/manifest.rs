@@ -86,6 +86,10 @@ pub struct HttpTrigger {
     /// prefix itself), as in Spin.
     pub route: String,
     pub component: String,
+    /// Served without authentication (a public document, such as the API's
+    /// OpenAPI description): the component gets no user id.
+    #[serde(default)]
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

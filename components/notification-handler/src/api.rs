@@ -8,21 +8,15 @@
 //! - `GET /api/notifications/unread-count` — `{"count": n}`.
 //!
 //! Marking read publishes `notification.read` on `task-updates` in the same
-//! transaction, so the user's other tabs update their bell.
+//! transaction, so the user's other tabs update their bell. The operations
+//! live in `todo_guest::api::notifications` (the MCP server runs them too).
 
-use crate::{store, SOURCE};
-use serde_json::json;
+use crate::SOURCE;
 use spin_sdk::http::{Method, Request, Response};
-use todo_domain::events::TASK_UPDATES_TOPIC;
-use todo_domain::notification::NOTIFICATION_READ;
-use todo_domain::time::now_utc;
-use todo_domain::{ApiError, NotificationQuery, NotificationRead};
-use todo_guest::db::Autocommit;
-use todo_guest::events::Event;
+use todo_domain::{ApiError, NotificationQuery};
+use todo_guest::api::notifications;
+use todo_guest::api::Caller;
 use todo_guest::http::{self, json, Context};
-use todo_guest::sql::Transaction;
-use todo_guest::tx;
-use uuid::Uuid;
 
 /// The paths this component serves.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,66 +50,20 @@ impl<'a> Route<'a> {
 
 pub fn dispatch(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
     let route = Route::of(req.path()).ok_or_else(ApiError::route_not_found)?;
+    let caller = Caller { user_id: &ctx.user_id, source: SOURCE };
     match (&route, req.method()) {
-        (Route::List, Method::Get) => list(ctx, req),
-        (Route::ReadAll, Method::Post) => read_all(ctx),
-        (Route::UnreadCount, Method::Get) => unread_count(ctx),
-        (Route::Read(id), Method::Patch) => read(ctx, id),
+        (Route::List, Method::Get) => {
+            let query = NotificationQuery::parse(req.query())?;
+            Ok(json(200, &notifications::list(caller, &query)?))
+        }
+        (Route::ReadAll, Method::Post) => Ok(json(200, &notifications::read_all(caller)?)),
+        (Route::UnreadCount, Method::Get) => Ok(json(200, &notifications::unread_count(caller)?)),
+        (Route::Read(id), Method::Patch) => {
+            let id = http::parse_id(id, "notification")?;
+            Ok(json(200, &notifications::read(caller, id)?))
+        }
         (_, method) => Ok(http::method_not_allowed(method, route.allowed())),
     }
-}
-
-fn list(ctx: &Context, req: &Request) -> Result<Response, ApiError> {
-    let query = NotificationQuery::parse(req.query())?;
-    let rows = store::list(&ctx.user_id, &query)?;
-    Ok(json(200, &query.page(rows)))
-}
-
-/// Marks one read; one already read comes back as it is, and announces nothing.
-fn read(ctx: &Context, id: &str) -> Result<Response, ApiError> {
-    let id = http::parse_id(id, "notification")?;
-    let notification = tx::transaction(|tx| {
-        let mut notification =
-            store::find(tx, &ctx.user_id, id)?.ok_or_else(|| ApiError::not_found_of("notification"))?;
-        if store::mark_read(tx, &ctx.user_id, id)? > 0 {
-            notification.read = true;
-            let unread = store::unread_count(tx, &ctx.user_id)?;
-            announce(tx, ctx, NotificationRead::some(&ctx.user_id, vec![id], unread), Some(id))?;
-        }
-        Ok::<_, ApiError>(notification)
-    })?;
-    Ok(json(200, &notification))
-}
-
-fn read_all(ctx: &Context) -> Result<Response, ApiError> {
-    let updated = tx::transaction(|tx| {
-        let updated = store::mark_all_read(tx, &ctx.user_id)?;
-        if updated > 0 {
-            let unread = store::unread_count(tx, &ctx.user_id)?;
-            announce(tx, ctx, NotificationRead::all(&ctx.user_id, unread), None)?;
-        }
-        Ok::<_, ApiError>(updated)
-    })?;
-    Ok(json(200, &json!({ "updated": updated })))
-}
-
-fn unread_count(ctx: &Context) -> Result<Response, ApiError> {
-    let count = store::unread_count(&Autocommit, &ctx.user_id)?;
-    Ok(json(200, &json!({ "count": count })))
-}
-
-/// `notification.read` on `task-updates`, inside `tx`.
-fn announce(tx: &Transaction, ctx: &Context, data: NotificationRead, subject: Option<Uuid>) -> Result<(), ApiError> {
-    Event {
-        id: Uuid::new_v4(),
-        source: SOURCE,
-        event_type: NOTIFICATION_READ,
-        subject: subject.map(|id| id.to_string()),
-        at: now_utc(),
-        data: &data,
-    }
-    .publish_in(tx, TASK_UPDATES_TOPIC, &ctx.user_id)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 //! so a redelivered event finds its row and creates nothing new.
 
 mod api;
-mod store;
 
 // Only the event-handler export is generated here; the imports are
 // todo-guest's bindings, and spin-sdk exports `wasi:http/incoming-handler`.
@@ -24,7 +23,7 @@ use todo_domain::time::now_utc;
 use todo_domain::{Notification, NotificationCreated, Reminder, ReminderKind};
 use todo_guest::events::Event;
 use todo_guest::types::CloudEvent;
-use todo_guest::{log, processed, tx, StoreError};
+use todo_guest::{log, notifications, processed, tx, StoreError};
 use uuid::Uuid;
 
 /// The component's name: its log prefix and its consumer name in `processed_event`.
@@ -88,7 +87,7 @@ fn notify(event_id: &str, reminder: &Reminder) -> Result<bool, StoreError> {
         if !processed::first_delivery(tx, event_id, NAME, now)? {
             return Ok(false);
         }
-        store::insert(tx, &reminder.user_id, &notification, event_id)?;
+        notifications::insert(tx, &reminder.user_id, &notification, event_id)?;
         Event {
             id: Uuid::new_v4(),
             source: SOURCE,

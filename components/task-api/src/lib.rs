@@ -2,10 +2,10 @@
 //!
 //! Every change commits the task, its audit row and its two events in one
 //! transaction (the host's outbox publishes the events after the commit).
-//! The platform bindings and the task persistence live in `todo-guest`.
+//! The platform bindings, the task persistence and the operations (shared
+//! with the MCP server) live in `todo-guest`.
 
 mod handlers;
-mod store;
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;

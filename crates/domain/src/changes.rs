@@ -11,6 +11,7 @@ const UNLISTED: [&str; 3] = ["id", "created_at", "updated_at"];
 
 /// One field's value before and after, in the task's JSON form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FieldChange {
     pub old: Value,
     pub new: Value,
@@ -18,6 +19,7 @@ pub struct FieldChange {
 
 /// `{"title": {"old": "a", "new": "b"}, ...}`, only fields whose value changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct ChangeSet(BTreeMap<String, FieldChange>);
 

@@ -1,6 +1,6 @@
 //! The API's error type: a stable code, a human message and an HTTP status.
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Machine-readable error codes, each with one HTTP status.
@@ -142,8 +142,29 @@ impl ApiError {
 
     /// The response body.
     pub fn to_json(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code.as_str(), "message": self.message}})
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code.as_str().to_owned(), message: self.message.clone() } };
+        // Two strings always serialize.
+        serde_json::to_value(body).unwrap_or_default()
     }
+}
+
+/// The body of every error the API answers (the host's own included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `malformed_json`, `invalid_id`, `invalid_query`, `unauthorized`,
+    /// `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `validation_failed`,
+    /// `idempotency_key_reused`, `too_many_streams`, `internal`, `component_failed`, `unavailable`.
+    pub code: String,
+    /// For people; a validation failure names the field.
+    pub message: String,
 }
 
 /// A field of an input that breaks a rule; becomes `validation_failed`.
@@ -169,6 +190,7 @@ impl From<FieldError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn codes_map_to_their_statuses() {

@@ -22,6 +22,7 @@ pub const SYNC_TASK_CHANGED: &str = "sync.task-changed";
 /// What happened to a task. Serializes as `created`, `updated`, ... (the
 /// sync `change_type`); `event_type()` gives the `task.*` event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     Created,
@@ -31,7 +32,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    const ALL: [Self; 4] = [Self::Created, Self::Updated, Self::Deleted, Self::Completed];
+    pub const ALL: [Self; 4] = [Self::Created, Self::Updated, Self::Deleted, Self::Completed];
 
     pub const fn event_type(self) -> &'static str {
         match self {
@@ -58,7 +59,7 @@ impl ChangeKind {
 }
 
 /// `#[serde(with = "event_type")]`: a `ChangeKind` as `task.created`, ...
-mod event_type {
+pub(crate) mod event_type {
     use super::ChangeKind;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
@@ -127,8 +128,10 @@ impl TaskChange {
 
 /// Data of `task.created|updated|deleted|completed` on `task-events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaskEvent {
     #[serde(with = "event_type")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::task_event_type"))]
     pub event_type: ChangeKind,
     pub task_id: Uuid,
     pub user_id: String,
@@ -153,12 +156,14 @@ impl TaskEvent {
 
 /// Data of `sync.task-changed` on `task-updates`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SyncEvent {
     pub change_type: ChangeKind,
     pub task_id: Uuid,
     pub user_id: String,
     pub changed_fields: Vec<String>,
     #[serde(with = "time::utc")]
+    #[cfg_attr(feature = "schema", schemars(with = "chrono::DateTime<chrono::Utc>"))]
     pub timestamp: DateTime<Utc>,
 }
 

@@ -20,16 +20,19 @@ pub const NOTIFICATION_READ: &str = "notification.read";
 /// One notification, as stored and as the API returns it:
 /// `{"id", "type", "title", "body", "task_id", "read", "created_at"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Notification {
     pub id: Uuid,
     /// What it is about: the reminder's event type (`reminder.upcoming`, ...).
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::reminder_event_type"))]
     pub kind: String,
     pub title: String,
     pub body: String,
     pub task_id: Option<Uuid>,
     pub read: bool,
     #[serde(with = "time::utc")]
+    #[cfg_attr(feature = "schema", schemars(with = "chrono::DateTime<chrono::Utc>"))]
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,6 +58,7 @@ impl Notification {
 
 /// The data of `notification.created`: the notification and its user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NotificationCreated {
     pub user_id: String,
     #[serde(flatten)]
@@ -65,9 +69,11 @@ pub struct NotificationCreated {
 /// when some were marked read, `{"user_id", "all": true, "unread_count"}`
 /// when all were.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NotificationRead {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<Uuid>"))]
     pub ids: Option<Vec<Uuid>>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all: bool,
@@ -120,9 +126,48 @@ pub struct NotificationQuery {
 
 /// One page of notifications, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NotificationPage {
     pub items: Vec<Notification>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// The parameters of a notification list as typed values (see `ListParams`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NotificationParams {
+    /// Notifications per page, default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Only unread ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_only: Option<bool>,
+}
+
+impl NotificationParams {
+    pub fn to_query(&self) -> String {
+        crate::query::query_string(self)
+    }
+}
+
+/// The answer of `GET /api/notifications/unread-count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct UnreadCount {
+    pub count: u64,
+}
+
+/// The answer of `POST /api/notifications/read-all`: how many were unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReadAll {
+    pub updated: u64,
 }
 
 impl NotificationQuery {

@@ -15,6 +15,7 @@ pub const MAX_LIMIT: u32 = 100;
 pub const NO_DUE_DATE: &str = "9999-12-31T23:59:59.999999Z";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SortField {
     CreatedAt,
@@ -73,6 +74,7 @@ impl SortField {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SortOrder {
     Asc,
@@ -144,16 +146,101 @@ pub struct ListQuery {
 
 /// One page of a task list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaskPage {
     pub items: Vec<Task>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// The names `ListQuery::parse` reads (`ListParams` has one field for each).
+const LIST_PARAMS: [&str; 8] = ["completed", "priority", "tag", "q", "sort", "order", "limit", "cursor"];
+
+/// The parameters of a task list as typed values, for clients that send
+/// them as JSON (the MCP server's tools) and for the API's documents; a
+/// query string made of them (`to_query`) is parsed and checked by
+/// `ListQuery::parse` like any other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(description = "The filters, sort and page of a task list."))]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only completed (`true`) or open (`false`) tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// Only tasks with this tag (trimmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::tag_filter"))]
+    pub tag: Option<String>,
+    /// Text to find in the title or description, ignoring case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Default `created_at`; tasks without a due date sort last by `due_date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<SortField>,
+    /// Default `desc` for `created_at` and `updated_at`, else `asc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<SortOrder>,
+    /// Tasks per page, default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page, with the same `sort` and `order`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    pub fn to_query(&self) -> String {
+        query_string(self)
+    }
+}
+
+/// The parameters of a task's history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    /// Audit rows to return, oldest first, default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
+    pub limit: Option<u32>,
+}
+
+impl HistoryParams {
+    pub fn to_query(&self) -> String {
+        query_string(self)
+    }
+}
+
+/// `name=value&...` of the fields `params` serializes to (scalars, as the
+/// API's query strings spell them); absent ones are left out.
+pub(crate) fn query_string(params: &impl Serialize) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(params) else {
+        return String::new();
+    };
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        match value {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(text) => {
+                out.append_pair(&name, &text);
+            }
+            other => {
+                out.append_pair(&name, &other.to_string());
+            }
+        }
+    }
+    out.finish()
 }
 
 impl ListQuery {
     /// Parses a raw query string. Unknown parameters and empty values are
     /// ignored; a bad value, or a known parameter given twice, is `invalid_query`.
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        let params = Params::parse(query, &["completed", "priority", "tag", "q", "sort", "order", "limit", "cursor"])?;
+        let params = Params::parse(query, &LIST_PARAMS)?;
         let sort = params
             .value("sort", |v| {
                 SortField::ALL
@@ -484,6 +571,33 @@ mod tests {
             let arm = format!("'{}' THEN {}", p.as_str(), p.rank());
             assert!(p == Priority::High || SortField::Priority.sql().contains(&arm), "{arm}");
         }
+    }
+
+    #[test]
+    fn list_params_name_every_parameter_the_parser_reads() {
+        let every = ListParams {
+            completed: Some(true),
+            priority: Some(Priority::High),
+            tag: Some(" home ".into()),
+            q: Some("milk & eggs".into()),
+            sort: Some(SortField::DueDate),
+            order: Some(SortOrder::Desc),
+            limit: Some(5),
+            cursor: None,
+        };
+        let json = serde_json::to_value(ListParams { cursor: Some("c".into()), ..every.clone() }).unwrap();
+        let names: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut known = LIST_PARAMS.to_vec();
+        known.sort_unstable();
+        assert_eq!(names, known);
+        let q = parse(&every.to_query());
+        assert_eq!(
+            (q.completed, q.priority, q.tag.as_deref(), q.text.as_deref()),
+            (Some(true), Some(Priority::High), Some("home"), Some("milk & eggs"))
+        );
+        assert_eq!((q.sort, q.order, q.limit), (SortField::DueDate, SortOrder::Desc, 5));
+        assert_eq!(ListParams::default().to_query(), "");
+        assert_eq!(HistoryParams { limit: Some(7) }.to_query(), "limit=7");
     }
 
     #[test]

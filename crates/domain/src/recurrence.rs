@@ -2,13 +2,15 @@
 
 use crate::task::Task;
 use chrono::{DateTime, Days, Months, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, Unexpected};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 /// The largest `interval` a pattern accepts.
 pub const MAX_INTERVAL: u32 = 365;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Frequency {
     Daily,
@@ -18,6 +20,7 @@ pub enum Frequency {
 
 /// `{"frequency": "weekly", "interval": 2}`: every `interval` units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawPattern")]
 pub struct RecurrencePattern {
     frequency: Frequency,
@@ -26,15 +29,32 @@ pub struct RecurrencePattern {
 
 /// The wire shape, checked by `TryFrom`. `interval` defaults to 1.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "RecurrencePattern", description = "Every `interval` days, weeks or months.")
+)]
 #[serde(deny_unknown_fields)]
 struct RawPattern {
     frequency: Frequency,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "integer")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 365)))]
     interval: i64,
 }
 
 fn one() -> i64 {
     1
+}
+
+/// JSON has one kind of number: `7.0` is the integer 7 (as JSON Schema
+/// counts it), not a type error; `7.5` is not an integer.
+fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    let integral = |f: f64| (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64);
+    number
+        .as_i64()
+        .or_else(|| number.as_f64().and_then(integral))
+        .ok_or_else(|| D::Error::invalid_value(Unexpected::Other(&number.to_string()), &"an integer"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -258,5 +278,16 @@ mod tests {
         ] {
             assert!(serde_json::from_value::<RecurrencePattern>(bad.clone()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn intervals_are_integers_however_written() {
+        let parse = |json: &str| serde_json::from_str::<RecurrencePattern>(json);
+        assert_eq!(parse(r#"{"frequency": "daily", "interval": 7.0}"#).unwrap().interval(), 7);
+        assert_eq!(parse(r#"{"frequency": "daily", "interval": 7}"#).unwrap().interval(), 7);
+        assert!(parse(r#"{"frequency": "daily", "interval": 7.5}"#).unwrap_err().to_string().contains("an integer"));
+        assert!(parse(r#"{"frequency": "daily", "interval": "7"}"#).is_err());
+        assert!(parse(r#"{"frequency": "daily", "interval": 366.0}"#).is_err());
+        assert!(parse(r#"{"frequency": "daily", "interval": 1e300}"#).is_err());
     }
 }

@@ -17,6 +17,7 @@ pub const TAG_MAX_CHARS: usize = 50;
 pub const MAX_TAGS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -67,20 +68,29 @@ impl FromStr for Priority {
 
 /// A task as stored, returned and carried in events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Task {
     pub id: Uuid,
+    /// Trimmed, 1 to 500 characters.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 500)))]
     pub title: String,
+    #[cfg_attr(feature = "schema", schemars(length(max = 10_000)))]
     pub description: Option<String>,
     pub completed: bool,
     pub priority: Priority,
+    /// Distinct, each trimmed and 1 to 50 characters.
+    #[cfg_attr(feature = "schema", schemars(length(max = 20), inner(length(min = 1, max = 50))))]
     pub tags: Vec<String>,
     #[serde(with = "time::utc_option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chrono::DateTime<chrono::Utc>>"))]
     pub due_date: Option<DateTime<Utc>>,
     pub recurrence_pattern: Option<RecurrencePattern>,
     pub parent_task_id: Option<Uuid>,
     #[serde(with = "time::utc")]
+    #[cfg_attr(feature = "schema", schemars(with = "chrono::DateTime<chrono::Utc>"))]
     pub created_at: DateTime<Utc>,
     #[serde(with = "time::utc")]
+    #[cfg_attr(feature = "schema", schemars(with = "chrono::DateTime<chrono::Utc>"))]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -182,33 +192,76 @@ impl TaskPatch {
 }
 
 /// The wire shape of both bodies: each field absent (`None`), `null`
-/// (`Some(None)`) or given.
+/// (`Some(None)`) or given. Its schema is the API's `TaskPatch` (and, with
+/// `title` required, `NewTask`): what `schema` cannot derive from the types
+/// (trimmed lengths, fields that must not be null) is given field by field.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        rename = "TaskPatch",
+        description = "The fields to change: one left out stays as it is, `null` clears `description`, \
+                       `due_date` or `recurrence_pattern`."
+    )
+)]
 #[serde(deny_unknown_fields)]
 struct TaskFields {
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::title"))]
     title: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", length(max = 10_000)))]
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "bool"))]
     completed: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Priority"))]
     priority: Option<Option<Priority>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::tags"))]
     tags: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::due_date"))]
     due_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RecurrencePattern>"))]
     recurrence_pattern: Option<Option<RecurrencePattern>>,
     // Known but not writable: named in the error rather than "unknown field".
     #[serde(default, rename = "id")]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     _id: ReadOnly,
     #[serde(default, rename = "created_at")]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     _created_at: ReadOnly,
     #[serde(default, rename = "updated_at")]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     _updated_at: ReadOnly,
     #[serde(default, rename = "parent_task_id")]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     _parent_task_id: ReadOnly,
+}
+
+/// The schema of `TaskPatch` bodies (`PUT /api/todos/{id}`), for the API's documents.
+#[cfg(feature = "schema")]
+pub fn patch_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<TaskFields>()
+}
+
+/// The body of `PATCH /api/todos/{id}/complete`; an empty body completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct Completion {
+    /// `false` reopens the task.
+    pub completed: bool,
+}
+
+impl Default for Completion {
+    fn default() -> Self {
+        Self { completed: true }
+    }
 }
 
 /// Marks a field that was present, so `null` is told apart from absent.

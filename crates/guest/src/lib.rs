@@ -5,8 +5,10 @@
 //! transactions, typed times, CloudEvents (on their own through `pubsub`,
 //! inside a transaction through `outbox`), the consumers' `processed_event`
 //! dedup, the task persistence of the Task API and the recurring handler,
-//! and — with the `http` feature — the JSON plumbing of HTTP components
-//! (spin-sdk), where `StoreError` becomes the API's `ApiError`.
+//! the notifications' and `Idempotency-Key`s' persistence, and — with the
+//! `http` feature — the JSON plumbing of HTTP components (spin-sdk), where
+//! `StoreError` becomes the API's `ApiError`, and the APIs' operations
+//! (`api`), which the Task API, the Notification API and the MCP server share.
 //!
 //! A component that also exports a world (an event handler, a scheduled job)
 //! generates only its exports, with the imports mapped to these bindings:
@@ -41,13 +43,17 @@ macro_rules! generate_exports {
     };
 }
 
+#[cfg(feature = "http")]
+pub mod api;
 pub mod db;
 pub mod error;
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod idempotency;
 pub mod kv;
 pub mod log;
+pub mod notifications;
 pub mod processed;
 pub mod tasks;
 pub mod time;

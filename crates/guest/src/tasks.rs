@@ -3,13 +3,13 @@
 //! by the Task API and the recurring handler, so a task is written one way.
 //! Every statement is scoped by user id.
 
-use crate::db::{opt_text, text, Cells, Db};
+use crate::db::{self, opt_text, text, Cells, Db};
 use crate::events::publish_task_change;
 use crate::sql::{Transaction, Value};
 use crate::{encode, StoreError};
 use chrono::{DateTime, Utc};
 use todo_domain::time::{format_utc, parse_utc};
-use todo_domain::{Task, TaskChange};
+use todo_domain::{HistoryEntry, ListQuery, Task, TaskChange};
 use uuid::Uuid;
 
 /// Selected in this order by `decode_task`.
@@ -22,6 +22,34 @@ pub fn find_task(db: &impl Db, user_id: &str, id: Uuid) -> Result<Option<Task>, 
         &[text(id), text(user_id)],
     )?;
     rows.rows.first().map(|row| decode_task(row)).transpose()
+}
+
+/// The rows of `query` (one more than a page; see `ListQuery::page`).
+pub fn list_tasks(db: &impl Db, user_id: &str, query: &ListQuery) -> Result<Vec<Task>, StoreError> {
+    let mut fragment = query.to_sql(user_id);
+    fragment.sql = format!("SELECT {TASK_COLUMNS} FROM task {}", fragment.sql);
+    db::select(db, fragment, decode_task)
+}
+
+/// The task's audit rows, oldest first; readable after the task's deletion.
+pub fn history(db: &impl Db, user_id: &str, task_id: Uuid, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
+    let rows = db.query(
+        "SELECT event_id, event_type, changed_fields, snapshot, occurred_at FROM task_event \
+         WHERE task_id = $1 AND user_id = $2 ORDER BY version LIMIT $3",
+        &[text(task_id), text(user_id), Value::Integer(i64::from(limit))],
+    )?;
+    rows.rows.iter().map(|row| decode_history(row)).collect()
+}
+
+fn decode_history(row: &[Value]) -> Result<HistoryEntry, StoreError> {
+    let mut cells = Cells::new(row);
+    Ok(HistoryEntry {
+        event_id: cells.parsed(Uuid::parse_str)?,
+        event_type: cells.parsed(|t| todo_domain::ChangeKind::from_event_type(t).ok_or("an unknown event type"))?,
+        changed_fields: cells.parsed(serde_json::from_str)?,
+        snapshot: cells.opt_parsed(serde_json::from_str)?,
+        occurred_at: cells.parsed(parse_utc)?,
+    })
 }
 
 /// `$1..$12` of the task's row, for both insert and update.

@@ -1,11 +1,12 @@
-//! The SQL of notifications. Every statement is scoped by user id.
+//! The SQL of notifications, for the notification handler and the
+//! Notification API. Every statement is scoped by user id.
 
+use crate::db::{self, count, opt_text, text, Autocommit, Cells, Db};
+use crate::sql::{Transaction, Value};
+use crate::StoreError;
 use todo_domain::notification::NOTIFICATION_COLUMNS;
 use todo_domain::time::{format_utc, parse_utc};
 use todo_domain::{Notification, NotificationQuery};
-use todo_guest::db::{self, count, opt_text, text, Autocommit, Cells, Db};
-use todo_guest::sql::{Transaction, Value};
-use todo_guest::StoreError;
 use uuid::Uuid;
 
 pub fn insert(tx: &Transaction, user_id: &str, n: &Notification, source_event_id: &str) -> Result<(), StoreError> {
