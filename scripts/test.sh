@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 cargo fmt --all --check
-for package in task-api notification-handler recurring-handler reminder-checker test-guest; do
+for package in task-api notification-handler recurring-handler reminder-checker test-guest mcp-server; do
     components/build.sh "$package"
 done
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -59,3 +59,9 @@ TODO_TEST_DAPRD="$(scripts/services/daprd.sh path)" TODO_TEST_DAPR_DIR="$svc/dap
     npm run build
     npm run test:e2e
 )
+
+# The API for machines (tests/api, pytest, against a host of their own): the
+# OpenAPI document validated and fuzzed by schemathesis, and the MCP server
+# driven by the official Python SDK. Installs its pinned Python packages into
+# a venv under ~/.cache/todo-system (Python >= 3.12, pyenv's 3.12.1 if needed).
+scripts/api-tests.sh
