@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The full test suite: formatting and lints, every crate's unit tests, then
 # the host with the real components over HTTP (on the embedded backend, then
-# on the distributed one), then the dashboard. Installs what it needs (the wasm32-wasip2
-# target, Go-built daprd, Kafka's jars, Debian's PostgreSQL, Redis and
-# chromium, the npm packages).
+# on the distributed one, with the OCI registry and the container image),
+# then the Helm chart on a real control plane, then the dashboard and the
+# API for machines. Installs what it needs (the wasm32-wasip2 and musl
+# targets, Go-built daprd, etcd, kube-apiserver, spin-operator and Helm,
+# Kafka's jars, Debian's PostgreSQL, Redis, docker-registry, umoci, skopeo
+# and chromium, the npm and PyPI packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
@@ -30,6 +33,7 @@ stop_services() {
     scripts/services/kafka.sh stop "$svc/kafka" || true
     scripts/services/redis.sh stop "$svc/redis" || true
     scripts/services/postgres.sh stop "$svc/pg" || true
+    scripts/services/registry.sh stop "$svc/registry" || true
     rm -rf "$svc"
 }
 trap stop_services EXIT
@@ -43,11 +47,26 @@ kafka_port=$(free_port)
 kafka_cport=$(free_port)
 [ "$kafka_port" != "$kafka_cport" ] || kafka_cport=$(free_port)
 scripts/services/kafka.sh start "$svc/kafka" "$kafka_port" "$kafka_cport"
+scripts/image.sh --install-tools # umoci and skopeo: the image and SpinKube tests use them
+registry_port=$(free_port)
+scripts/services/registry.sh start "$svc/registry" "$registry_port"
 TODO_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/todo" \
 TODO_TEST_REDIS="127.0.0.1:$redis_port" \
 TODO_TEST_KAFKA="127.0.0.1:$kafka_port" TODO_TEST_KAFKA_DIR="$svc/kafka" TODO_TEST_KAFKA_CONTROLLER_PORT="$kafka_cport" \
 TODO_TEST_DAPRD="$(scripts/services/daprd.sh path)" TODO_TEST_DAPR_DIR="$svc/dapr" \
+TODO_TEST_REGISTRY="127.0.0.1:$registry_port" \
     cargo test --locked -p todo-host -- --include-ignored
+
+# The Helm chart (chart/): lint and render it with Helm 4 and 3, validate
+# every object against Kubernetes' and the CRDs' schemas, then install it on
+# a real etcd + kube-apiserver with the real spin-operator and run todo-host
+# with the Deployment the operator makes, on the servers above
+# (scripts/k8s/ builds the tools from the Go module proxy, cached outside
+# the clone).
+TODO_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/todo" \
+TODO_TEST_REDIS="127.0.0.1:$redis_port" TODO_TEST_KAFKA="127.0.0.1:$kafka_port" \
+TODO_TEST_DAPRD="$(scripts/services/daprd.sh path)" \
+    scripts/chart-test.sh
 
 # The dashboard (frontend/): its unit tests, the build the host serves at /,
 # and its end-to-end tests in Debian's Chromium against the host built above.

@@ -29,11 +29,15 @@ struct Admin {
     token: Arc<str>,
 }
 
-/// Serves the admin API on `addr` (needs `TODO_ADMIN_TOKEN`, 16 characters or more).
-pub async fn spawn(addr: std::net::SocketAddr, components: Arc<Components>) -> anyhow::Result<()> {
+/// Serves the admin API on `addr` with `token` (`TODO_ADMIN_TOKEN` or the
+/// Spin variable `admin_token`, 16 characters or more).
+pub async fn spawn(
+    addr: std::net::SocketAddr,
+    components: Arc<Components>,
+    token: Option<String>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
-    let token = std::env::var(TOKEN_ENV)
-        .ok()
+    let token = token
         .filter(|t| t.len() >= 16)
         .with_context(|| format!("--admin-listen needs {TOKEN_ENV} (16 characters or more)"))?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;

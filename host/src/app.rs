@@ -141,7 +141,7 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     let server = Arc::new(HttpServer {
         manifest: manifest.clone(),
         components,
-        auth: auth::Auth::from_env(&settings.data_dir)?,
+        auth: auth(&settings)?,
         hub: hub.clone(),
         started: true.into(),
     });
@@ -149,8 +149,10 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
         watch::spawn(serve.manifest_file.clone(), server.components.clone());
     }
     if let Some(addr) = serve.admin_listen {
-        admin::spawn(addr, server.components.clone()).await?;
+        let token = config.variables.host_secret(admin::TOKEN_ENV);
+        admin::spawn(addr, server.components.clone(), token).await?;
     }
+    note_unexported_telemetry();
     let listener =
         tokio::net::TcpListener::bind(serve.listen).await.with_context(|| format!("listening on {}", serve.listen))?;
     // Tests and scripts read this line to find the port.
@@ -161,6 +163,29 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tokens are verified with `TODO_JWT_SECRET`, else the Spin variable
+/// `jwt_secret` (a SpinApp's `spec.variables`), else the development secret.
+fn auth(settings: &Settings) -> anyhow::Result<auth::Auth> {
+    match settings.runtime_config.variables.host_secret(auth::SECRET_ENV) {
+        Some(secret) => Ok(auth::Auth::new(secret.as_bytes(), false)),
+        None => auth::Auth::from_env(&settings.data_dir),
+    }
+}
+
+/// spin-operator passes every OTLP endpoint it has; this host exports only
+/// traces over OTLP, so it says so rather than dropping the others silently.
+fn note_unexported_telemetry() {
+    for (signal, instead) in [("METRICS", "Prometheus text at /metrics"), ("LOGS", "stderr")] {
+        let name = format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT");
+        if std::env::var(&name).is_ok_and(|v| !v.is_empty()) {
+            tracing::warn!(
+                "{name} is set, but this host exports only traces over OTLP; its {} go to {instead}",
+                signal.to_lowercase()
+            );
+        }
+    }
 }
 
 /// Runs a scheduled component once, for the tick at `at`.

@@ -4,22 +4,31 @@
 //! store, components, versions), `triggers` (http, pubsub, cron, the Dapr
 //! app endpoints, SSE), then `app` and this CLI; `metrics` and `telemetry`
 //! are leaves every layer may call, `manifest` and `runtime_config` plain
-//! configuration.
+//! configuration. `app_source` resolves `-f` (a file, a directory or an OCI
+//! reference, through `oci` and Spin's `locked` app format), `selection`
+//! keeps the components `--component-id` names, `variables` resolves Spin
+//! variables.
 
 mod admin;
 mod app;
+mod app_source;
 mod auth;
 mod builder;
 mod capabilities;
+mod locked;
 mod manifest;
 mod metrics;
+mod oci;
 mod runtime;
 mod runtime_config;
+mod selection;
 mod telemetry;
 mod triggers;
+mod variables;
 mod watch;
 
 use anyhow::Context;
+use app_source::{AppSource, RegistryOptions};
 use clap::{Args, Parser, Subcommand};
 use manifest::Manifest;
 use runtime::store::GuestLimits;
@@ -76,6 +85,29 @@ enum Command {
         /// The dead-letter topic (by default `<topic>-dlq`).
         topic: String,
     },
+    /// Pushes the application to an OCI registry, or pulls one into the cache.
+    Registry {
+        #[command(subcommand)]
+        action: RegistryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryAction {
+    /// Pushes the built application (components, static files, migrations)
+    /// in Spin's format; prints the digest.
+    Push {
+        /// Where to: `registry/repository:tag`.
+        reference: String,
+        #[command(flatten)]
+        manifest: ManifestArg,
+    },
+    /// Pulls an application into the cache; prints its digest and directory.
+    Pull {
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,33 +129,62 @@ enum ComponentAction {
 
 #[derive(Args)]
 struct DataDirArg {
-    /// Where databases and compiled components live [default: .data beside the manifest].
-    #[arg(long, alias = "state-dir")]
+    /// Where databases and compiled components live [default: .data beside
+    /// the manifest; for an app from a registry, .data here].
+    #[arg(long, alias = "state-dir", env = "TODO_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Chooses the backend of each interface (see README); default: embedded.
+    /// Chooses the backend of each interface (see README); default:
+    /// embedded, also when the file does not exist.
     #[arg(long, env = "TODO_RUNTIME_CONFIG_FILE")]
     runtime_config_file: Option<PathBuf>,
 }
 
 impl DataDirArg {
-    fn resolve(&self, manifest: &Manifest) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| manifest.dir.join(".data"))
+    fn resolve(&self, source: &AppSource, manifest: &Manifest) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| source.default_data_dir(manifest))
     }
 }
 
 #[derive(Args)]
 struct ManifestArg {
-    /// The application manifest.
+    /// The application: a spin.toml, a directory holding one, or an OCI
+    /// reference (`registry/repository:tag` or `...@sha256:...`).
     #[arg(short = 'f', long = "from", default_value = "spin.toml")]
-    file: PathBuf,
+    from: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl ManifestArg {
+    async fn resolve(&self) -> anyhow::Result<(AppSource, Manifest)> {
+        let source = AppSource::resolve(&self.from, &self.registry.options()).await?;
+        let manifest = source.load()?;
+        Ok((source, manifest))
+    }
+}
+
+#[derive(Args)]
+struct RegistryArgs {
+    /// Talks plain HTTP to the registry (loopback registries always are).
+    #[arg(long)]
+    insecure: bool,
+    /// The cache of pulled applications [default: ~/.cache/todo-system/oci].
+    #[arg(long, env = "TODO_OCI_CACHE")]
+    oci_cache: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> RegistryOptions {
+        RegistryOptions { insecure: self.insecure, cache: self.oci_cache.clone() }
+    }
 }
 
 #[derive(Args)]
 struct UpArgs {
     #[command(flatten)]
     manifest: ManifestArg,
-    /// The address to serve HTTP on.
-    #[arg(long, default_value = "127.0.0.1:3000")]
+    /// The address to serve HTTP on (the flag wins over the variable, as in Spin).
+    #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
     #[command(flatten)]
     data: DataDirArg,
@@ -133,9 +194,14 @@ struct UpArgs {
     /// Swaps in a component when its file, or its `source` in the manifest, changes.
     #[arg(long)]
     watch: bool,
-    /// Serves the admin API (component versions) on this address; needs TODO_ADMIN_TOKEN.
+    /// Serves the admin API (component versions) on this address; needs
+    /// TODO_ADMIN_TOKEN (or the Spin variable admin_token).
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
+    /// Runs only this component and the triggers that run it (repeatable;
+    /// spin-operator passes `spec.components` so).
+    #[arg(long = "component-id", env = "SPIN_COMPONENTS_TO_RETAIN", value_delimiter = ',')]
+    component_ids: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -148,6 +214,10 @@ struct LimitArgs {
     /// Linear memory one guest instance may use, in MiB.
     #[arg(long, default_value_t = 128)]
     guest_memory_mb: usize,
+    /// The same limit in bytes, as Spin's flag (spin-operator sets it from
+    /// `spec.invocationLimits.memory`); wins over --guest-memory-mb.
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY")]
+    max_instance_memory: Option<usize>,
     /// How long a guest may hold a database transaction (and wait for the
     /// database writer) before it is rolled back, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
@@ -156,7 +226,8 @@ struct LimitArgs {
 
 impl LimitArgs {
     fn limits(&self) -> GuestLimits {
-        GuestLimits { time: Duration::from_millis(self.guest_timeout_ms), memory_bytes: self.guest_memory_mb << 20 }
+        let memory_bytes = self.max_instance_memory.unwrap_or(self.guest_memory_mb << 20);
+        GuestLimits { time: Duration::from_millis(self.guest_timeout_ms), memory_bytes }
     }
 
     fn sql_limits(&self) -> capabilities::sql::Limits {
@@ -164,9 +235,9 @@ impl LimitArgs {
         capabilities::sql::Limits { transaction_deadline: limit, writer_wait: limit }
     }
 
-    fn settings(&self, data: &DataDirArg, manifest: &Manifest) -> anyhow::Result<app::Settings> {
+    fn settings(&self, data: &DataDirArg, source: &AppSource, manifest: &Manifest) -> anyhow::Result<app::Settings> {
         Ok(app::Settings {
-            data_dir: data.resolve(manifest),
+            data_dir: data.resolve(source, manifest),
             runtime_config: runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?,
             limits: self.limits(),
             sql_limits: self.sql_limits(),
@@ -176,30 +247,64 @@ impl LimitArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // reqwest (the OCI client's and the OTLP exporter's) is built without a
+    // crypto provider, so that TLS is ring's (as wasmtime-wasi-http's) and
+    // never needs OpenSSL: install it before any client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let _telemetry = telemetry::init().context("setting up logs and traces")?;
+    let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Command::Build { manifest } => builder::build(&Manifest::load(&manifest.file)?, true),
-        Command::Up(args) => tokio::runtime::Runtime::new()?.block_on(up(args)),
-        Command::Job { manifest, data, limits, component, at } => {
-            let manifest = Manifest::load(&manifest.file)?;
-            let settings = limits.settings(&data, &manifest)?;
-            let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-            tokio::runtime::Runtime::new()?.block_on(app::job(manifest, &settings, &component, at))
+        Command::Build { manifest } => {
+            let (source, manifest) = runtime.block_on(manifest.resolve())?;
+            source.ensure_local("build")?;
+            builder::build(&manifest, true)
         }
+        Command::Up(args) => runtime.block_on(up(args)),
+        Command::Job { manifest, data, limits, component, at } => runtime.block_on(async {
+            let (source, manifest) = manifest.resolve().await?;
+            let settings = limits.settings(&data, &source, &manifest)?;
+            let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
+            app::job(manifest, &settings, &component, at).await
+        }),
         Command::Component { action, admin_url, admin_token } => {
             let token = admin_token.with_context(|| format!("set {} or pass --admin-token", admin::TOKEN_ENV))?;
-            tokio::runtime::Runtime::new()?.block_on(component(action, &admin_url, &token))
+            runtime.block_on(component(action, &admin_url, &token))
         }
-        Command::DeadLetters { manifest, data, topic } => {
+        Command::DeadLetters { manifest, data, topic } => runtime.block_on(async {
             let config = runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?;
             anyhow::ensure!(
                 config.pubsub == runtime_config::PubSubConfig::Sqlite,
                 "pub/sub is Dapr's here: the dead letters are the events on the broker's {topic} topic (Dapr prefixes it with the namespace)"
             );
-            let data_dir = data.resolve(&Manifest::load(&manifest.file)?);
-            tokio::runtime::Runtime::new()?.block_on(dead_letters(&data_dir, &topic))
+            let (source, manifest) = manifest.resolve().await?;
+            dead_letters(&data.resolve(&source, &manifest), &topic).await
+        }),
+        Command::Registry { action } => runtime.block_on(registry(action)),
+    }
+}
+
+/// `todo-host registry push|pull`.
+async fn registry(action: RegistryAction) -> anyhow::Result<()> {
+    match action {
+        RegistryAction::Push { reference, manifest: arg } => {
+            let (source, manifest) = arg.resolve().await?;
+            source.ensure_local("registry push")?;
+            let text = std::fs::read_to_string(&source.manifest_file)?;
+            let raw: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing {}", source.manifest_file.display()))?;
+            let artifact = oci::artifact::assemble(&manifest, &raw)?;
+            let parsed = oci::parse_reference(&reference)?;
+            let digest = oci::Registry::new(arg.registry.insecure, &parsed).push(&parsed, artifact).await?;
+            println!("{digest}");
+        }
+        RegistryAction::Pull { reference, registry } => {
+            let parsed = oci::parse_reference(&reference)?;
+            let options = registry.options();
+            let pulled = oci::Registry::new(options.insecure, &parsed).pull(&parsed, &options.cache()).await?;
+            println!("{} {}", pulled.digest, pulled.dir.display());
         }
     }
+    Ok(())
 }
 
 /// The admin API client behind `todo-host component`.
@@ -229,14 +334,20 @@ async fn component(action: ComponentAction, admin_url: &str, token: &str) -> any
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let manifest = Arc::new(Manifest::load(&args.manifest.file)?);
+    let (source, mut manifest) = args.manifest.resolve().await?;
     tracing::info!(application = %manifest.application.name, "starting");
     if args.build {
+        source.ensure_local("--build")?;
         builder::build(&manifest, false)?;
     }
-    let settings = args.limits.settings(&args.data, &manifest)?;
+    if args.watch {
+        source.ensure_local("--watch")?;
+    }
+    selection::retain(&mut manifest, &args.component_ids)?;
+    let settings = args.limits.settings(&args.data, &source, &manifest)?;
+    let manifest = Arc::new(manifest);
     let serve = app::Serve {
-        manifest_file: args.manifest.file.clone(),
+        manifest_file: source.manifest_file.clone(),
         listen: args.listen,
         watch: args.watch,
         admin_listen: args.admin_listen,

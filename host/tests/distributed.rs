@@ -168,3 +168,80 @@ async fn a_stopped_sidecar_fails_readiness_keeps_the_data_and_recovers() {
         TaskApi::new(&host, "dave").tasks().await.iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
     assert!(ids.contains(&before["id"].as_str().unwrap().to_owned()));
 }
+
+/// Events are keyed by user: Kafka keeps each key on one partition, and a
+/// partition has one consumer in the group, so each user's events are
+/// handled in publish order however the partitions are spread over the
+/// replicas. Here over 3 partitions (the seed's count for its busy topics,
+/// and what kafka.sh gives auto-created topics) and two replicas sharing
+/// the `pubsub` component's consumer group.
+#[tokio::test]
+#[ignore = "needs the distributed backend's servers (scripts/test.sh)"]
+async fn each_users_events_stay_in_order_across_three_partitions_and_two_replicas() {
+    assert!(distributed(), "{NEEDS}");
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let a = Host::start();
+    let b = Host::start_with(Options { cluster: Some(a.cluster()), ..Options::default() });
+    const HANDLED: &str = r#"todo_pubsub_deliveries_total{subscription="test-guest.test",outcome="success"}"#;
+    let run = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let users: Vec<String> = (0..12).map(|u| format!("order-{run}-{u:02}")).collect();
+
+    // Rounds of one event per user, each user's through one replica's
+    // outbox (half through A, half through B), until both replicas have
+    // handled some (B joins the group after A: its share of the partitions
+    // comes with the rebalance), and at least 8 rounds.
+    let mut published: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut round = 0;
+    while round < 8 || a.metric(HANDLED).await == 0.0 || b.metric(HANDLED).await == 0.0 {
+        assert!(std::time::Instant::now() < deadline, "after {round} rounds, not both replicas have handled events");
+        for (u, user) in users.iter().enumerate() {
+            let id = format!("{user}-{round:03}");
+            (if u % 2 == 0 { &a } else { &b }).publish(user, "test", &id, &json!("ok")).await;
+            published.entry(user.clone()).or_default().push(id);
+        }
+        round += 1;
+    }
+    let total: usize = published.values().map(Vec::len).sum();
+
+    // Every event handled; per user, in publish order (by first delivery:
+    // a rebalance may deliver an event again, never one before an earlier).
+    let firsts = a
+        .eventually_or(
+            EVENT_WAIT,
+            || async {
+                let mut seen = std::collections::BTreeSet::new();
+                let firsts: Vec<String> = a
+                    .deliveries("test")
+                    .await
+                    .into_iter()
+                    .filter(|d| d.event_id.starts_with(&format!("order-{run}-")) && seen.insert(d.event_id.clone()))
+                    .map(|d| d.event_id)
+                    .collect();
+                (firsts.len() == total).then_some(firsts)
+            },
+            || format!("{total} events published"),
+        )
+        .await;
+    for (user, ids) in &published {
+        let handled: Vec<&String> = firsts.iter().filter(|id| id.rsplit_once('-').unwrap().0 == user).collect();
+        assert_eq!(handled, ids.iter().collect::<Vec<_>>(), "{user}'s events out of order");
+    }
+
+    // The topic as the replicas used it has 3 partitions, and both replicas
+    // took part: one consumer group split between them.
+    let topic = a.broker_topic("test");
+    let port = std::env::var("TODO_TEST_KAFKA").unwrap().rsplit(':').next().unwrap().to_owned();
+    let out = tokio::process::Command::new(common::repo().join("scripts/services/kafka.sh"))
+        .args(["topics", &port, "--describe", "--topic", &topic])
+        .output()
+        .await
+        .unwrap();
+    let described = String::from_utf8_lossy(&out.stdout);
+    assert!(described.contains("PartitionCount: 3"), "{topic}: {described}");
+    let (on_a, on_b) = (a.metric(HANDLED).await, b.metric(HANDLED).await);
+    assert!(on_a > 0.0 && on_b > 0.0, "handled on A {on_a}, on B {on_b}");
+    // (Two groups would each handle every event; a rebalance redelivers a few.)
+    assert!(on_a + on_b < 1.5 * total as f64, "{on_a} + {on_b} deliveries of {total} events: not one group");
+    eprintln!("{total} events of {} users over 3 partitions: {on_a} handled on A, {on_b} on B", users.len());
+}

@@ -2,7 +2,9 @@
 # A single-node Apache Kafka (KRaft, no ZooKeeper) for tests, run straight
 # from Maven Central's jars: no registry here ships Kafka's release tarball.
 #   kafka.sh install                      resolve the jars into the cache if missing
-#   kafka.sh start DIR PORT CONTROLLER_PORT
+#   kafka.sh start DIR PORT CONTROLLER_PORT [NAMESPACE]
+#                                         also creates the seed's topics, named
+#                                         "<NAMESPACE><topic>" as Dapr names them
 #   kafka.sh stop DIR
 #   kafka.sh topics PORT ARGS...          kafka-topics (TopicCommand) against 127.0.0.1:PORT
 #   kafka.sh consume PORT TOPIC           print every (JSON) message of TOPIC so far, one per line
@@ -10,6 +12,13 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 home="$CACHE/kafka-$KAFKA_VERSION"
+
+# The seed's topic layout (chart/values.yaml's kafka.topics makes the same on
+# Kubernetes; chart/tests checks that they agree): topic:partitions, and a
+# 7-day retention. Events are keyed by user, so each user's events stay in
+# order within their partition.
+seed_topics="task-events:3 reminders:1 task-updates:3"
+seed_retention_ms=604800000
 libs="$home/libs"
 
 install() {
@@ -67,7 +76,7 @@ listening_or_dead() {
 }
 
 start() {
-    local dir=$1 port=$2 cport=$3
+    local dir=$1 port=$2 cport=$3 namespace=${4:-}
     install
     need_free_port "$port"; need_free_port "$cport"
     mkdir -p "$dir"
@@ -84,7 +93,12 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$dir/data
-num.partitions=1
+# Topics nobody created first (Dapr's, whose names carry the namespace the
+# sidecar runs in, e.g. the tests' own namespaces) get the seed's partition
+# count for its busy topics and its retention, so that the tests run on
+# several partitions as a cluster does.
+num.partitions=3
+log.retention.hours=168
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1
@@ -126,6 +140,11 @@ LOG
     # a topic can be created.
     wait_for 60 "Kafka topic creation on 127.0.0.1:$port (see $dir/kafka.log)" \
         topics "$port" --create --if-not-exists --topic __todo_ready --partitions 1 --replication-factor 1
+    local spec
+    for spec in $seed_topics; do
+        topics "$port" --create --if-not-exists --topic "$namespace${spec%%:*}" --partitions "${spec##*:}" \
+            --replication-factor 1 --config "retention.ms=$seed_retention_ms" >/dev/null
+    done
 }
 
 stop() {
@@ -134,9 +153,9 @@ stop() {
 
 case "${1:-}" in
     install) install ;;
-    start) [ $# = 4 ] || die "usage: $0 start DIR PORT CONTROLLER_PORT"; start "$2" "$3" "$4" ;;
+    start) [ $# = 4 ] || [ $# = 5 ] || die "usage: $0 start DIR PORT CONTROLLER_PORT [NAMESPACE]"; start "$2" "$3" "$4" "${5:-}" ;;
     stop) [ $# = 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
     topics) [ $# -ge 2 ] || die "usage: $0 topics PORT ARGS..."; shift; install; topics "$@" ;;
     consume) [ $# = 3 ] || die "usage: $0 consume PORT TOPIC"; install; consume "$2" "$3" ;;
-    *) die "usage: $0 install | start DIR PORT CONTROLLER_PORT | stop DIR | topics PORT ARGS... | consume PORT TOPIC" ;;
+    *) die "usage: $0 install | start DIR PORT CONTROLLER_PORT [NAMESPACE] | stop DIR | topics PORT ARGS... | consume PORT TOPIC" ;;
 esac

@@ -126,17 +126,25 @@ pub trait SqlTransaction: Send {
 
 /// Which backend serves the application's database (`[sql]` in the
 /// runtime configuration).
-#[derive(Debug, Default, Deserialize, PartialEq)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Config {
-    /// `app.db` in the data directory.
-    #[default]
-    Sqlite,
+    /// A SQLite file: `path`, else `app.db` in the data directory.
+    Sqlite {
+        #[serde(default)]
+        path: Option<std::path::PathBuf>,
+    },
     Postgres {
         url: String,
         #[serde(default = "default_pool_size")]
         pool_size: usize,
     },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::Sqlite { path: None }
+    }
 }
 
 pub fn default_pool_size() -> usize {
@@ -172,9 +180,11 @@ impl SqlCapability {
     /// Opens the configured database as label `default`.
     pub fn open(config: &Config, data_dir: &Path, limits: Limits) -> anyhow::Result<Self> {
         let sql: Arc<dyn Sql> = match config {
-            Config::Sqlite => Arc::new(
-                sqlite::SqliteSql::open(data_dir.join("app.db"), limits.writer_wait).context("opening app.db")?,
-            ),
+            Config::Sqlite { path } => {
+                let path = path.clone().unwrap_or_else(|| data_dir.join("app.db"));
+                let sql = sqlite::SqliteSql::open(path.clone(), limits.writer_wait);
+                Arc::new(sql.with_context(|| format!("opening {}", path.display()))?)
+            }
             Config::Postgres { url, pool_size } => Arc::new(
                 postgres::PostgresSql::new(url, *pool_size, limits.writer_wait).context("configuring PostgreSQL")?,
             ),

@@ -38,17 +38,25 @@ pub trait State: Send + Sync {
 
 /// Which backend serves the application's store (`[state]` in the runtime
 /// configuration).
-#[derive(Debug, Default, Deserialize, PartialEq)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Config {
-    /// `state.db` in the data directory.
-    #[default]
-    Sqlite,
+    /// A SQLite file: `path`, else `state.db` in the data directory.
+    Sqlite {
+        #[serde(default)]
+        path: Option<std::path::PathBuf>,
+    },
     /// A Dapr state store.
     Dapr {
         #[serde(default = "default_store")]
         store: String,
     },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::Sqlite { path: None }
+    }
 }
 
 fn default_store() -> String {
@@ -71,8 +79,11 @@ impl StateCapability {
         sidecar: impl FnOnce() -> anyhow::Result<crate::capabilities::dapr_sidecar::Sidecar>,
     ) -> anyhow::Result<Self> {
         let store: Arc<dyn State> = match config {
-            Config::Sqlite => {
-                let state = Arc::new(sqlite::SqliteState::open(data_dir.join("state.db")).context("opening state.db")?);
+            Config::Sqlite { path } => {
+                let path = path.clone().unwrap_or_else(|| data_dir.join("state.db"));
+                let state =
+                    sqlite::SqliteState::open(path.clone()).with_context(|| format!("opening {}", path.display()));
+                let state = Arc::new(state?);
                 state.spawn_purger(Duration::from_secs(60));
                 state
             }
