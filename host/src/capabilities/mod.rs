@@ -17,13 +17,13 @@ pub mod sqlite_file;
 pub mod state;
 pub mod wit;
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeMap, sync::Arc};
 
 /// Every capability of one running application.
 pub struct Capabilities {
-    pub sql: std::sync::Arc<sql::SqlCapability>,
-    pub state: std::sync::Arc<state::StateCapability>,
-    pub pubsub: std::sync::Arc<pubsub::PubSubCapability>,
+    pub sql: Arc<sql::SqlCapability>,
+    pub state: Arc<state::StateCapability>,
+    pub pubsub: Arc<pubsub::PubSubCapability>,
 }
 
 impl Capabilities {
@@ -36,16 +36,38 @@ impl Capabilities {
     }
 }
 
-/// Checks, when the app loads, that every label a component's grant names
-/// is defined by the runtime configuration.
-pub fn check_labels(component: &str, key: &str, granted: &[String], defined: &BTreeSet<String>) -> anyhow::Result<()> {
-    for label in granted {
-        anyhow::ensure!(
-            defined.contains(label),
-            "component {component:?}: {key} grants {label:?}, which the runtime configuration does not define \
-             (defined: {})",
-            defined.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ")
-        );
+/// The label of the application's own database and store.
+pub const DEFAULT_LABEL: &str = "default";
+
+/// A capability's backends by label ("default" is the application's own),
+/// and the check of a component's grant against them when the app loads.
+pub struct Labelled<B: ?Sized>(BTreeMap<String, Arc<B>>);
+
+impl<B: ?Sized> Labelled<B> {
+    /// One backend, as label `default`.
+    pub fn default_only(backend: Arc<B>) -> Self {
+        Self(BTreeMap::from([(DEFAULT_LABEL.to_owned(), backend)]))
     }
-    Ok(())
+
+    pub fn get(&self, label: &str) -> Option<&Arc<B>> {
+        self.0.get(label)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Arc<B>)> {
+        self.0.iter()
+    }
+
+    /// Refuses a grant (`key` of `component`'s manifest) naming a label the
+    /// runtime configuration does not define.
+    pub fn check_grants(&self, component: &str, key: &str, granted: &[String]) -> anyhow::Result<()> {
+        for label in granted {
+            anyhow::ensure!(
+                self.0.contains_key(label),
+                "component {component:?}: {key} grants {label:?}, which the runtime configuration does not define \
+                 (defined: {})",
+                self.0.keys().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(())
+    }
 }

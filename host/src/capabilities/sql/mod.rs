@@ -12,12 +12,7 @@ pub mod sqlite;
 use anyhow::Context;
 use async_trait::async_trait;
 use serde::Deserialize;
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    path::Path,
-    sync::Arc,
-    time::Duration,
-};
+use std::{path::Path, sync::Arc, time::Duration};
 
 /// A parameter or column value (mirrors `todo:platform/sql.value`).
 #[derive(Debug, Clone, PartialEq)]
@@ -167,12 +162,9 @@ impl Default for Limits {
     }
 }
 
-/// The label of the application's own database.
-pub const DEFAULT_LABEL: &str = "default";
-
 /// The databases of one application, by label.
 pub struct SqlCapability {
-    databases: BTreeMap<String, Arc<dyn Sql>>,
+    databases: super::Labelled<dyn Sql>,
     pub limits: Limits,
 }
 
@@ -189,16 +181,7 @@ impl SqlCapability {
                 postgres::PostgresSql::new(url, *pool_size, limits.writer_wait).context("configuring PostgreSQL")?,
             ),
         };
-        Ok(Self::with(BTreeMap::from([(DEFAULT_LABEL.to_owned(), sql)]), limits))
-    }
-
-    pub fn with(databases: BTreeMap<String, Arc<dyn Sql>>, limits: Limits) -> Self {
-        Self { databases, limits }
-    }
-
-    /// The labels the runtime configuration defines.
-    pub fn labels(&self) -> BTreeSet<String> {
-        self.databases.keys().cloned().collect()
+        Ok(Self { databases: super::Labelled::default_only(sql), limits })
     }
 
     pub fn database(&self, label: &str) -> Option<&Arc<dyn Sql>> {
@@ -207,7 +190,7 @@ impl SqlCapability {
 
     /// The application's own database (where the outbox lives).
     pub fn default_database(&self) -> &Arc<dyn Sql> {
-        self.databases.get(DEFAULT_LABEL).expect("the default database is always configured")
+        self.databases.get(super::DEFAULT_LABEL).expect("the default database is always configured")
     }
 
     pub fn databases(&self) -> impl Iterator<Item = (&String, &Arc<dyn Sql>)> {
@@ -215,7 +198,7 @@ impl SqlCapability {
     }
 
     pub async fn ping(&self) -> Result<(), SqlError> {
-        for sql in self.databases.values() {
+        for (_, sql) in self.databases.iter() {
             sql.ping().await?;
         }
         Ok(())
@@ -223,7 +206,7 @@ impl SqlCapability {
 
     /// Checks a component's `sql_databases` when the app loads.
     pub fn check_grants(&self, component: &str, granted: &[String]) -> anyhow::Result<()> {
-        super::check_labels(component, "sql_databases", granted, &self.labels())
+        self.databases.check_grants(component, "sql_databases", granted)
     }
 
     /// The context of one instance of `component`.

@@ -10,12 +10,7 @@ pub mod sqlite;
 use anyhow::Context;
 use async_trait::async_trait;
 use serde::Deserialize;
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    path::Path,
-    sync::Arc,
-    time::Duration,
-};
+use std::{path::Path, sync::Arc, time::Duration};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum StateError {
@@ -63,12 +58,9 @@ fn default_store() -> String {
     "statestore".into()
 }
 
-/// The label of the application's own store.
-pub const DEFAULT_LABEL: &str = "default";
-
 /// The key-value stores of one application, by label.
 pub struct StateCapability {
-    stores: BTreeMap<String, Arc<dyn State>>,
+    stores: super::Labelled<dyn State>,
 }
 
 impl StateCapability {
@@ -89,15 +81,7 @@ impl StateCapability {
             }
             Config::Dapr { store } => Arc::new(dapr::DaprState::new(sidecar()?, store)),
         };
-        Ok(Self::with(BTreeMap::from([(DEFAULT_LABEL.to_owned(), store)])))
-    }
-
-    pub fn with(stores: BTreeMap<String, Arc<dyn State>>) -> Self {
-        Self { stores }
-    }
-
-    pub fn labels(&self) -> BTreeSet<String> {
-        self.stores.keys().cloned().collect()
+        Ok(Self { stores: super::Labelled::default_only(store) })
     }
 
     pub fn store(&self, label: &str) -> Option<&Arc<dyn State>> {
@@ -105,7 +89,7 @@ impl StateCapability {
     }
 
     pub async fn ping(&self) -> Result<(), StateError> {
-        for store in self.stores.values() {
+        for (_, store) in self.stores.iter() {
             store.ping().await?;
         }
         Ok(())
@@ -113,7 +97,7 @@ impl StateCapability {
 
     /// Checks a component's `state_stores` when the app loads.
     pub fn check_grants(&self, component: &str, granted: &[String]) -> anyhow::Result<()> {
-        super::check_labels(component, "state_stores", granted, &self.labels())
+        self.stores.check_grants(component, "state_stores", granted)
     }
 
     /// The context of one instance of `component`.
