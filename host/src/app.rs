@@ -116,7 +116,7 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     let config = &settings.runtime_config;
     let dapr_cron = config.cron == CronConfig::Dapr;
     if !dapr_cron {
-        triggers::cron::start(&manifest, &components)?;
+        triggers::schedule::start(&manifest, &components)?;
     }
     let hub = match manifest.trigger.sse.first() {
         Some(trigger) => {
@@ -196,8 +196,8 @@ pub async fn job(
     at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
-        manifest.trigger.cron.iter().any(|t| t.component == component),
-        "component {component:?} has no [[trigger.cron]] in the manifest"
+        manifest.trigger.schedule.iter().any(|t| t.component == component),
+        "component {component:?} has no [[trigger.schedule]] in the manifest"
     );
     let app = open(&Arc::new(manifest), settings, Some(component)).await?;
     app.components.run_job(component, at).await

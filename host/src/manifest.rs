@@ -1,6 +1,6 @@
 //! `spin.toml`: Spin manifest version 2 (`[application]`, `[component.<id>]`
 //! with `source`, `build` and `allowed_outbound_hosts`, `[[trigger.http]]`),
-//! extended with `[[trigger.pubsub]]` subscriptions, `[[trigger.cron]]`
+//! extended with `[[trigger.pubsub]]` subscriptions, `[[trigger.schedule]]`
 //! schedules, `[[trigger.sse]]` streams and `[[trigger.static]]` files.
 //! What this host adds to a component or the application lives in their
 //! `tool.todo` table, which Spin ignores (its manifest refuses unknown keys
@@ -60,7 +60,7 @@ pub struct Triggers {
     #[serde(default)]
     pub pubsub: Vec<PubSubTrigger>,
     #[serde(default)]
-    pub cron: Vec<CronTrigger>,
+    pub schedule: Vec<ScheduleTrigger>,
     #[serde(default)]
     pub sse: Vec<SseTrigger>,
     #[serde(default, rename = "static")]
@@ -135,7 +135,7 @@ impl PubSubTrigger {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CronTrigger {
+pub struct ScheduleTrigger {
     /// `@every <n>ms|s|m|h`, or a cron expression with seconds
     /// (`sec min hour day-of-month month day-of-week`), as Dapr's cron binding.
     pub schedule: String,
@@ -251,7 +251,7 @@ impl Manifest {
             .iter()
             .map(|t| (&t.component, "http"))
             .chain(self.trigger.pubsub.iter().map(|t| (&t.component, "pubsub")))
-            .chain(self.trigger.cron.iter().map(|t| (&t.component, "cron")));
+            .chain(self.trigger.schedule.iter().map(|t| (&t.component, "schedule")));
         for (component, kind) in triggered {
             if !self.component.contains_key(component) {
                 bail!("a [[trigger.{kind}]] names component {component:?}, which has no [component.{component}]");

@@ -21,7 +21,7 @@ pub fn retain(manifest: &mut Manifest, ids: &[String]) -> anyhow::Result<()> {
     manifest.component.retain(|id, _| keep(id));
     manifest.trigger.http.retain(|t| keep(&t.component));
     manifest.trigger.pubsub.retain(|t| keep(&t.component));
-    manifest.trigger.cron.retain(|t| keep(&t.component));
+    manifest.trigger.schedule.retain(|t| keep(&t.component));
     Ok(())
 }
 
@@ -44,7 +44,7 @@ mod tests {
             [[trigger.pubsub]]
             topic = "t"
             component = "b"
-            [[trigger.cron]]
+            [[trigger.schedule]]
             schedule = "@every 1m"
             component = "a"
             [[trigger.sse]]
@@ -67,7 +67,7 @@ mod tests {
         assert_eq!(m.component.keys().collect::<Vec<_>>(), ["a"]);
         assert!(m.route("/b/x").is_none() && m.route("/a/x").is_some());
         assert!(m.trigger.pubsub.is_empty());
-        assert_eq!(m.trigger.cron.len(), 1);
+        assert_eq!(m.trigger.schedule.len(), 1);
         assert_eq!(m.trigger.sse.len(), 1, "host-held triggers stay");
         let mut m = manifest();
         retain(&mut m, &[String::new()]).unwrap();

@@ -342,7 +342,7 @@ component = "api"
 topic = "task-events"
 component = "api"
 max_attempts = 3
-[[trigger.cron]]
+[[trigger.schedule]]
 schedule = "@every 1m"
 component = "api"
 [[trigger.sse]]

@@ -85,7 +85,7 @@ fn roles(manifest: &Manifest, id: &str) -> Roles {
     Roles {
         http: manifest.trigger.http.iter().any(|t| t.component == id),
         handler: manifest.trigger.pubsub.iter().any(|t| t.component == id),
-        scheduled: manifest.trigger.cron.iter().any(|t| t.component == id),
+        scheduled: manifest.trigger.schedule.iter().any(|t| t.component == id),
     }
 }
 

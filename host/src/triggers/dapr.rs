@@ -55,7 +55,7 @@ async fn cron(State(app): State<Arc<App>>, Path(component): Path<String>) -> Res
     let Some(components) = &app.cron else {
         return (StatusCode::NOT_FOUND, "cron is not Dapr's here ([cron] type)").into_response();
     };
-    match crate::triggers::cron::tick(components, &component, chrono::Utc::now()).await {
+    match crate::triggers::schedule::tick(components, &component, chrono::Utc::now()).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
     }
@@ -123,8 +123,8 @@ mod tests {
     #[test]
     fn every_schedule_has_a_cron_binding_with_the_same_schedule() {
         let manifest = Manifest::load(&repo().join("spin.toml")).unwrap();
-        assert!(!manifest.trigger.cron.is_empty());
-        for t in &manifest.trigger.cron {
+        assert!(!manifest.trigger.schedule.is_empty());
+        for t in &manifest.trigger.schedule {
             let path = repo().join(format!("dapr/components/{}-cron.yaml", t.component));
             let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let value_after = |name: &str| {

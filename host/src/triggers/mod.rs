@@ -1,11 +1,11 @@
 //! What runs components, and what the host serves itself: HTTP requests
-//! (with the static files), pub/sub deliveries, cron ticks, the Dapr app
+//! (with the static files), pub/sub deliveries, scheduled ticks, the Dapr app
 //! endpoints the sidecar calls, and the SSE streams. Triggers import the
 //! runtime and the capabilities below them, never the app.
 
-pub mod cron;
 pub mod dapr;
 mod head_deadline;
 pub mod http;
 pub mod pubsub;
+pub mod schedule;
 pub mod sse;

@@ -110,11 +110,11 @@ max_attempts = 3
 initial_backoff_ms = 20
 max_backoff_ms = 100
 
-[[trigger.cron]]
+[[trigger.schedule]]
 schedule = "@every 1s"
 component = "test-guest"
 
-[[trigger.cron]]
+[[trigger.schedule]]
 schedule = "@every 1h"
 component = "reminder-checker"
 

@@ -1,4 +1,4 @@
-//! The cron trigger: runs each `[[trigger.cron]]` component on its schedule,
+//! The schedule trigger: runs each `[[trigger.schedule]]` component on its schedule,
 //! passing the tick's scheduled time.
 
 use crate::manifest::Manifest;
@@ -62,11 +62,11 @@ pub async fn tick(components: &Components, id: &str, at: DateTime<Utc>) -> anyho
     result
 }
 
-/// Starts a timer per `[[trigger.cron]]`. A tick that is still running when
+/// Starts a timer per `[[trigger.schedule]]`. A tick that is still running when
 /// the next one is due delays it rather than overlapping.
 pub fn start(manifest: &Manifest, components: &Arc<Components>) -> anyhow::Result<()> {
-    for t in &manifest.trigger.cron {
-        let schedule = Schedule::parse(&t.schedule).with_context(|| format!("[[trigger.cron]] for {}", t.component))?;
+    for t in &manifest.trigger.schedule {
+        let schedule = Schedule::parse(&t.schedule).with_context(|| format!("[[trigger.schedule]] for {}", t.component))?;
         let (components, id) = (components.clone(), t.component.clone());
         tracing::info!(component = %id, schedule = %t.schedule, "scheduling");
         tokio::spawn(async move {
