@@ -2,11 +2,13 @@
 //! component (`sql_databases`), with transactions that have a deadline of
 //! their own. The backend trait is here; `sqlite` (the embedded default) and
 //! `postgres` implement it; `host` is the WIT side; `migrate` applies the
-//! host's and the application's schema histories.
+//! host's and the application's schema histories; `spin` serves Spin's
+//! SQLite interface on the same databases.
 
 pub mod host;
 pub mod migrate;
 pub mod postgres;
+pub mod spin;
 pub mod sqlite;
 
 use anyhow::Context;
@@ -207,6 +209,16 @@ impl SqlCapability {
     /// Checks a component's `sql_databases` when the app loads.
     pub fn check_grants(&self, component: &str, granted: &[String]) -> anyhow::Result<()> {
         self.databases.check_grants(component, "sql_databases", granted)
+    }
+
+    /// Checks a component's `sqlite_databases` (Spin's SQLite interface) when the app loads.
+    pub fn check_sqlite_grants(&self, component: &str, granted: &[String]) -> anyhow::Result<()> {
+        self.databases.check_grants(component, "sqlite_databases", granted)
+    }
+
+    /// The context of one instance of `component` on Spin's SQLite interface.
+    pub fn spin_instance(self: &Arc<Self>, component: &Arc<str>, granted: &Arc<[String]>) -> spin::SpinSqliteCtx {
+        spin::SpinSqliteCtx { capability: self.clone(), component: component.clone(), granted: granted.clone() }
     }
 
     /// The context of one instance of `component`.

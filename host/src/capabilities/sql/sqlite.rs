@@ -196,8 +196,8 @@ fn query(conn: &Connection, statement: &str, params: &[Value]) -> Result<RowSet,
     Ok(RowSet { columns, rows })
 }
 
-/// Binds `$N` placeholders to `params[N-1]` (and plain `?` by position), so
-/// statements written for PostgreSQL run unchanged.
+/// Binds `$N` (and SQLite's `?N`) placeholders to `params[N-1]` (and plain
+/// `?` by position), so statements written for PostgreSQL run unchanged.
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<(), SqlError> {
     let count = stmt.parameter_count();
     let mut highest = 0;
@@ -205,7 +205,7 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<()
         let position = match stmt.parameter_name(index) {
             None => index,
             Some(name) => name
-                .strip_prefix('$')
+                .strip_prefix(['$', '?'])
                 .and_then(|n| n.parse::<usize>().ok())
                 .ok_or_else(|| SqlError::InvalidStatement(format!("placeholder {name}: use $1, $2, ...")))?,
         };
