@@ -173,8 +173,8 @@ fn plain(e: spin::Error) -> Error {
 
 /// The violated constraint in SQLite's message ("UNIQUE constraint failed:
 /// task.parent_task_id"): a unique one named after the unique index on
-/// exactly those columns (a primary key's when they are the table's key),
-/// others by SQLite's `table.column` (or the CHECK constraint's name).
+/// exactly those columns, others (a primary key: the table's key columns)
+/// by SQLite's `table.column` (or the CHECK constraint's name).
 fn constraint(conn: &Conn, message: &str) -> ConstraintViolation {
     let (what, subject) = message.split_once(" constraint failed").unwrap_or((message, ""));
     let subject = subject.trim_start_matches(':').trim();
@@ -203,14 +203,16 @@ fn unique(conn: &Conn, columns: &str) -> (ConstraintKind, String) {
     };
     let Some((table, wanted)) = named() else { return (ConstraintKind::Unique, columns.to_owned()) };
     let key = texts(conn, "SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY name", &table);
-    let kind = if key == wanted { ConstraintKind::PrimaryKey } else { ConstraintKind::Unique };
+    if key == wanted {
+        return (ConstraintKind::PrimaryKey, columns.to_owned());
+    }
     let indexes = texts(conn, "SELECT name FROM pragma_index_list($1) WHERE \"unique\" = 1", &table);
     let index = indexes.into_iter().find(|index| {
         let mut covered = texts(conn, "SELECT name FROM pragma_index_info($1)", index);
         covered.sort_unstable();
         covered == wanted
     });
-    (kind, index.unwrap_or_else(|| columns.to_owned()))
+    (ConstraintKind::Unique, index.unwrap_or_else(|| columns.to_owned()))
 }
 
 /// The text column of a one-parameter query's rows (empty on failure: the
