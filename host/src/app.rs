@@ -5,7 +5,7 @@
 
 use crate::capabilities::{
     dapr_sidecar::Sidecar,
-    pubsub::{self, PubSub, PubSubCapability},
+    pubsub::{self, PubSubCapability},
     sql::{self, migrate, SqlCapability},
     state::StateCapability,
     Capabilities,
@@ -82,19 +82,23 @@ fn open_capabilities(
     let sidecar = || Sidecar::new(&config.dapr.http_url).context("configuring the Dapr sidecar ([dapr] http_url)");
     let sql = Arc::new(SqlCapability::open(&config.sql, data_dir, settings.sql_limits)?);
     let state = Arc::new(StateCapability::open(&config.state, data_dir, sidecar)?);
-    let (broker, subscriptions): (Arc<dyn PubSub>, _) = match &config.pubsub {
-        PubSubConfig::Sqlite => (
-            Arc::new(pubsub::sqlite::SqlitePubSub::open(data_dir.join("pubsub.db")).context("opening pubsub.db")?),
-            Arc::default(),
-        ),
+    let outbox = sql.default_database().clone();
+    let (pubsub, subscriptions) = match &config.pubsub {
+        PubSubConfig::Sqlite => {
+            anyhow::ensure!(
+                outbox.dialect() == sql::Dialect::Sqlite,
+                "[pubsub] type = \"sqlite\" reads the outbox of a SQLite database in place; with [sql] on PostgreSQL use [pubsub] type = \"dapr\""
+            );
+            let log = Arc::new(pubsub::sqlite::SqlitePubSub::new(outbox.clone()));
+            (PubSubCapability::embedded(log, outbox), Arc::default())
+        }
         PubSubConfig::Dapr { component, replica_component } => {
             let broker = pubsub::dapr::DaprPubSub::new(sidecar()?, component, replica_component);
             let subscriptions = broker.subscriptions();
-            (Arc::new(broker), subscriptions)
+            (PubSubCapability::relayed(Arc::new(broker), outbox), subscriptions)
         }
     };
-    let pubsub = Arc::new(PubSubCapability::new(broker, sql.default_database().clone()));
-    Ok((Capabilities { sql, state, pubsub }, subscriptions))
+    Ok((Capabilities { sql, state, pubsub: Arc::new(pubsub) }, subscriptions))
 }
 
 /// What `up` serves beyond the components.
@@ -120,8 +124,13 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     }
     let hub = match manifest.trigger.sse.first() {
         Some(trigger) => {
-            let hub =
-                sse::Hub::open(&settings.data_dir.join("streams.db"), trigger.clone()).context("opening streams.db")?;
+            // The embedded pub/sub's log is the stream log; a broker's is not local.
+            let hub = if config.pubsub == PubSubConfig::Sqlite {
+                let outbox = capabilities.pubsub.outbox.clone();
+                sse::Hub::over_outbox(outbox, trigger.clone()).await.context("opening the event log for streams")?
+            } else {
+                sse::Hub::open(&settings.data_dir.join("streams.db"), trigger.clone()).context("opening streams.db")?
+            };
             hub.start(broker.as_ref(), &replica_id())?;
             Some(hub)
         }

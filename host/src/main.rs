@@ -51,7 +51,7 @@ enum Command {
         manifest: ManifestArg,
     },
     /// Runs a scheduled component once, for the tick at `--at`, against the
-    /// data directory (a running host relays the events it publishes).
+    /// data directory (a running host delivers the events it publishes).
     Job {
         #[command(flatten)]
         manifest: ManifestArg,
@@ -277,7 +277,7 @@ fn main() -> anyhow::Result<()> {
                 "pub/sub is Dapr's here: the dead letters are the events on the broker's {topic} topic (Dapr prefixes it with the namespace)"
             );
             let (source, manifest) = manifest.resolve().await?;
-            dead_letters(&data.resolve(&source, &manifest), &topic).await
+            dead_letters(&config.sql, &data.resolve(&source, &manifest), &topic).await
         }),
         Command::Registry { action } => runtime.block_on(registry(action)),
     }
@@ -355,10 +355,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     app::up(manifest, settings, serve).await
 }
 
-async fn dead_letters(data_dir: &std::path::Path, topic: &str) -> anyhow::Result<()> {
-    let path = data_dir.join("pubsub.db");
-    let pubsub = capabilities::pubsub::sqlite::SqlitePubSub::open(path).context("opening pubsub.db")?;
-    for letter in pubsub.dead_letters(topic).await? {
+/// The embedded pub/sub files its dead letters in the application's database.
+async fn dead_letters(sql: &runtime_config::SqlConfig, data_dir: &std::path::Path, topic: &str) -> anyhow::Result<()> {
+    let sql = capabilities::sql::SqlCapability::open(sql, data_dir, Default::default())?;
+    for letter in capabilities::pubsub::sqlite::dead_letters(sql.default_database().as_ref(), topic).await? {
         println!("{}", serde_json::to_string(&letter)?);
     }
     Ok(())

@@ -13,8 +13,9 @@
 //! - `state`: a table of its own with expiry times, set-if-absent as one
 //!   upsert (`state`);
 //! - `pubsub` / `outbox`: the event's CloudEvents envelope written to the
-//!   host's `outbox` table, in the transaction or on its own; a todo-host
-//!   process sharing the database relays it (`pubsub`, `outbox`);
+//!   host's `outbox` table (the embedded pub/sub's log), in the transaction
+//!   or on its own; the todo-host processes sharing the database deliver it
+//!   (`pubsub`, `outbox`);
 //! - the host's and the application's migrations, applied when a database
 //!   is first opened and recorded as the host records them (`migrate`).
 //!

@@ -1,9 +1,10 @@
 //! Events into the host's `outbox` table (host/migrations/sqlite/0001_outbox.sql),
 //! row for row as the host's outbox writes them
 //! (`host/src/capabilities/pubsub/outbox.rs`): inside the guest's transaction
-//! (`outbox.publish`), or committed on their own (`pubsub.publish`). A
-//! todo-host sharing the database relays them. All of the adapter's SQL on
-//! the outbox is here.
+//! (`outbox.publish`), or committed on their own (`pubsub.publish`). The
+//! outbox is the embedded pub/sub's log: the todo-host processes sharing the
+//! database deliver from it in place, and an event id already in it is the
+//! same event again, kept once. All of the adapter's SQL on the outbox is here.
 
 use crate::conn::Conn;
 use crate::envelope::envelope;
@@ -12,7 +13,8 @@ use crate::fermyon::spin::sqlite::{Error as SpinError, Value};
 use crate::sql::Tx;
 
 const INSERT: &str =
-    "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (event_id) DO NOTHING";
 
 /// Queues the event inside `tx`: published if and only if `tx` commits.
 pub fn publish_in(tx: &Tx, topic: &str, partition_key: &str, event: &CloudEvent) -> Result<(), Error> {

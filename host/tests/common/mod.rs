@@ -715,9 +715,9 @@ impl Host {
     /// Makes the subscription of `component` to `topic` deliver again every
     /// event from `event_id` on, as at-least-once delivery does when a host
     /// dies between a handler's commit and saving the subscription's
-    /// position. Embedded: rewinds that position in `pubsub.db` (which the
-    /// consumer rereads before each batch); the broker keeps one message per
-    /// event id and topic, so publishing a copy would not be a redelivery.
+    /// position. Embedded: rewinds that cursor over the outbox in `app.db`
+    /// (the consumer rereads it before each batch); the log keeps one event
+    /// per id, so publishing a copy would not be a redelivery.
     /// Distributed: Kafka keeps every copy, so publishing the event again
     /// (read back from the topic) is one.
     pub async fn redeliver_from(&self, component: &str, topic: &str, event_id: &str) {
@@ -737,18 +737,14 @@ impl Host {
             assert_eq!(res.status(), 204, "publishing {event_id} again");
             return;
         }
-        let db = rusqlite::Connection::open(self.dir.path().join(".data/pubsub.db")).unwrap();
+        let db = rusqlite::Connection::open(self.dir.path().join(".data/app.db")).unwrap();
         db.busy_timeout(Duration::from_secs(5)).unwrap();
         let offset: i64 = db
-            .query_row(
-                "SELECT offset FROM message WHERE topic = ?1 AND event_id = ?2 AND origin = ''",
-                [topic, event_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT seq FROM outbox WHERE topic = ?1 AND event_id = ?2", [topic, event_id], |r| r.get(0))
             .unwrap_or_else(|e| panic!("event {event_id} on {topic}: {e}"));
         let rewound = db
             .execute(
-                "UPDATE cursor SET position = ?2 WHERE subscription = ?1 AND position >= ?3",
+                "UPDATE pubsub_cursor SET position = ?2 WHERE subscription = ?1 AND position >= ?3",
                 rusqlite::params![format!("{component}.{topic}"), offset - 1, offset],
             )
             .unwrap();

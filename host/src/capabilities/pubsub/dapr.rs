@@ -234,7 +234,7 @@ fn message(topic: String, body: &[u8]) -> Result<Message, DeliveryError> {
         return Err(DeliveryError::Malformed("no id".into()));
     }
     let event = serde_json::Value::Object(event).to_string();
-    Ok(Message { event_id, topic, partition_key, event })
+    Ok(Message { event_id, topic, partition_key, event, position: None })
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ pub fn envelope(topic: &str, partition_key: &str, event: &CloudEvent) -> Result<
         topic: topic.to_owned(),
         partition_key: partition_key.to_owned(),
         event: serde_json::to_string(&envelope).expect("an envelope serializes"),
+        position: None,
     })
 }
 

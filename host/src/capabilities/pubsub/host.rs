@@ -65,9 +65,9 @@ impl wit::Host for PubSubView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         let capability = &self.ctx.capability;
-        let written = outbox::write_now(capability.outbox.as_ref(), &message).await;
+        let written = outbox::write_now(capability.outbox.as_ref(), &message, capability.duplicates()).await;
         if written.is_ok() {
-            capability.relay.wake();
+            capability.committed(&topic);
         }
         Ok(written)
     }
@@ -86,11 +86,11 @@ impl wit_outbox::Host for PubSubView<'_> {
             Ok(message) => message,
             Err(e) => return Ok(Err(e)),
         };
-        let relay = self.ctx.capability.relay.clone();
+        let capability = self.ctx.capability.clone();
         let tx = self.table.get_mut(&tx)?;
-        let written = outbox::write(tx, &message).await;
+        let written = outbox::write(tx, &message, capability.duplicates()).await;
         if written.is_ok() {
-            tx.after_commit(Arc::new(move || relay.wake()));
+            tx.after_commit(Arc::new(move || capability.committed(&topic)));
         }
         Ok(written)
     }

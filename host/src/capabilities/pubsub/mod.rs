@@ -1,11 +1,12 @@
 //! The `pubsub` capability: events published to topics a component is
 //! granted (`publish_topics`), on their own (`pubsub`) or inside a database
 //! transaction (`outbox`); either way through the transactional outbox,
-//! which the relay drains to the broker. The broker trait is here, with
-//! durable topics and subscriptions that deliver to a sink with retries,
-//! backoff and a dead-letter topic; `sqlite` (the embedded default) and
-//! `dapr` implement it; `host` is the WIT side; `envelope` the CloudEvents
-//! JSON format.
+//! which the embedded default reads in place as its log and which a relay
+//! drains to any other broker. The broker trait is here, with durable
+//! topics and subscriptions that deliver to a sink with retries, backoff
+//! and a dead-letter topic; `sqlite` (the embedded default) and `dapr`
+//! implement it; `host` is the WIT side; `envelope` the CloudEvents JSON
+//! format.
 
 pub mod dapr;
 pub mod envelope;
@@ -26,6 +27,9 @@ pub struct Message {
     pub partition_key: String,
     /// The CloudEvents 1.0 JSON envelope.
     pub event: String,
+    /// Where it stands in the embedded log (the outbox's seq): SSE ids and
+    /// replay use it. None from a broker.
+    pub position: Option<i64>,
 }
 
 /// What a sink answers for one delivery.
@@ -102,8 +106,8 @@ pub enum PubSubError {
 
 #[async_trait]
 pub trait PubSub: Send + Sync {
-    /// Appends messages to their topics. Idempotent per (topic, event id):
-    /// the outbox relay may publish a message again after a crash.
+    /// Appends messages to their topics. Idempotent per event id: the
+    /// outbox relay may publish a message again after a crash.
     async fn publish(&self, messages: &[Message]) -> Result<(), PubSubError>;
     /// Starts delivering the subscription's events to `sink`, at least once,
     /// in publish order, until the process ends.
@@ -115,7 +119,7 @@ pub trait PubSub: Send + Sync {
 #[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Config {
-    /// `pubsub.db` in the data directory.
+    /// The outbox of the application's SQLite database, read in place.
     #[default]
     Sqlite,
     /// Dapr pub/sub components: `component` for the subscriptions every
@@ -136,30 +140,70 @@ fn default_replica_pubsub() -> String {
     "pubsub-replica".into()
 }
 
-/// Publishing for one application: the outbox in its database, the relay,
-/// and the broker behind them.
+/// Publishing for one application: the outbox in its database, and how
+/// events get from there to the subscriptions.
 pub struct PubSubCapability {
     pub broker: Arc<dyn PubSub>,
     /// Where events are queued (the application's default database).
     pub outbox: Arc<dyn Sql>,
-    pub relay: Arc<outbox::Relay>,
+    delivery: Delivery,
+}
+
+/// How committed events reach the broker's subscriptions.
+enum Delivery {
+    /// The outbox is the broker's log (the embedded default): a commit
+    /// only wakes its consumers.
+    InPlace(Arc<sqlite::SqlitePubSub>),
+    /// A relay moves them from the outbox to the broker (Dapr).
+    Relayed(Arc<outbox::Relay>),
 }
 
 /// A grant of every topic (`publish_topics = ["*"]`).
 pub const ANY_TOPIC: &str = "*";
 
 impl PubSubCapability {
-    pub fn new(broker: Arc<dyn PubSub>, outbox: Arc<dyn Sql>) -> Self {
-        Self { broker, outbox, relay: outbox::Relay::new() }
+    /// The embedded default: `log` reads the outbox in `outbox` in place.
+    pub fn embedded(log: Arc<sqlite::SqlitePubSub>, outbox: Arc<dyn Sql>) -> Self {
+        Self { broker: log.clone(), outbox, delivery: Delivery::InPlace(log) }
+    }
+
+    /// A broker the relay feeds from the outbox.
+    pub fn relayed(broker: Arc<dyn PubSub>, outbox: Arc<dyn Sql>) -> Self {
+        Self { broker, outbox, delivery: Delivery::Relayed(outbox::Relay::new()) }
     }
 
     pub async fn ping(&self) -> Result<(), PubSubError> {
         self.broker.ping().await
     }
 
-    /// Starts the relay from the outbox to the broker.
+    /// Starts the relay from the outbox to the broker, if there is one.
     pub fn start_relay(&self) {
-        self.relay.spawn(self.outbox.clone(), self.broker.clone());
+        if let Delivery::Relayed(relay) = &self.delivery {
+            relay.spawn(self.outbox.clone(), self.broker.clone());
+        }
+    }
+
+    /// After a commit queued an event on `topic`: the embedded log counts it
+    /// published and wakes its consumers; else the relay is woken to move it.
+    pub fn committed(&self, topic: &str) {
+        match &self.delivery {
+            Delivery::InPlace(log) => {
+                crate::metrics::METRICS
+                    .published
+                    .get_or_create(&crate::metrics::Topic { topic: topic.to_owned() })
+                    .inc();
+                log.wake();
+            }
+            Delivery::Relayed(relay) => relay.wake(),
+        }
+    }
+
+    /// What an event id already queued means.
+    pub fn duplicates(&self) -> outbox::Duplicates {
+        match self.delivery {
+            Delivery::InPlace(_) => outbox::Duplicates::KeepOnce,
+            Delivery::Relayed(_) => outbox::Duplicates::Refuse,
+        }
     }
 
     /// The context of one instance of `component`.

@@ -1,7 +1,9 @@
 //! The transactional outbox: events are written to the `outbox` table in the
-//! same transaction as the change that caused them, and a relay moves them
-//! to the pub/sub backend afterwards. So an acknowledged write always yields
-//! its events, even if the process dies right after answering.
+//! same transaction as the change that caused them. So an acknowledged write
+//! always yields its events, even if the process dies right after answering.
+//! On the embedded default the table is the pub/sub log itself (`sqlite`
+//! reads it in place); with a broker (Dapr) the relay here moves the events
+//! to it afterwards.
 
 use super::{Message, PubSub};
 use crate::capabilities::sql::{host::Transaction, ConstraintKind, Sql, SqlError, Value};
@@ -11,9 +13,32 @@ use tokio::sync::Notify;
 
 const INSERT: &str =
     "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, $2, $3, $4, $5)";
+/// Where the outbox is the log, an event id already in it is the same event
+/// published again: it is kept (and delivered) once.
+pub(super) const INSERT_ONCE: &str =
+    "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (event_id) DO NOTHING";
 const BATCH: i64 = 256;
 
-fn row(message: &Message) -> Vec<Value> {
+/// What a second event with one id means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// The guest's bug (`duplicate-event`): ids are unique while queued.
+    Refuse,
+    /// The same event again: kept once (the embedded log dedups by id).
+    KeepOnce,
+}
+
+impl Duplicates {
+    fn statement(self) -> &'static str {
+        match self {
+            Duplicates::Refuse => INSERT,
+            Duplicates::KeepOnce => INSERT_ONCE,
+        }
+    }
+}
+
+pub(super) fn row(message: &Message) -> Vec<Value> {
     vec![
         Value::Text(message.event_id.clone()),
         Value::Text(message.topic.clone()),
@@ -38,13 +63,13 @@ fn refused(message: &Message, e: SqlError) -> pubsub::Error {
 }
 
 /// Queues `message` inside a transaction.
-pub async fn write(tx: &Transaction, message: &Message) -> Result<(), pubsub::Error> {
-    tx.execute(INSERT, row(message)).await.map(drop).map_err(|e| refused(message, e))
+pub async fn write(tx: &Transaction, message: &Message, duplicates: Duplicates) -> Result<(), pubsub::Error> {
+    tx.execute(duplicates.statement(), row(message)).await.map(drop).map_err(|e| refused(message, e))
 }
 
 /// Queues `message` on its own, durably.
-pub async fn write_now(sql: &dyn Sql, message: &Message) -> Result<(), pubsub::Error> {
-    sql.execute(INSERT, row(message)).await.map(drop).map_err(|e| refused(message, e))
+pub async fn write_now(sql: &dyn Sql, message: &Message, duplicates: Duplicates) -> Result<(), pubsub::Error> {
+    sql.execute(duplicates.statement(), row(message)).await.map(drop).map_err(|e| refused(message, e))
 }
 
 /// Moves outbox rows to the pub/sub backend, oldest first, keeping them until
@@ -106,7 +131,7 @@ async fn relay_batch(sql: &dyn Sql, pubsub: &dyn PubSub) -> anyhow::Result<usize
         .map(|r| match <[Value; 5]>::try_from(r) {
             Ok([Value::Integer(seq), Value::Text(event_id), Value::Text(topic), Value::Text(partition_key), Value::Text(event)]) => {
                 seqs.push(Value::Integer(seq));
-                Ok(Message { event_id, topic, partition_key, event })
+                Ok(Message { event_id, topic, partition_key, event, position: None })
             }
             other => Err(anyhow::anyhow!("unexpected outbox row {other:?}")),
         })

@@ -1,95 +1,142 @@
-//! Durable pub/sub on SQLite: an append-only log of messages, a cursor per
-//! subscription, at-least-once delivery in publish order with in-place
-//! retries (exponential backoff), then the subscription's dead-letter topic.
+//! The embedded pub/sub: the `outbox` table of the application's SQLite
+//! database is the log. A guest's transaction writes its events there once;
+//! each subscription is a cursor over it (`pubsub_cursor`), delivering at
+//! least once in publish order (the seq order: SQLite has one writer), with
+//! in-place retries (exponential backoff), then a dead letter. No relay: the
+//! consumers read the rows where the transaction put them. Other processes
+//! may share the file (append to it, consume other subscriptions): an idle
+//! subscription notices their appends by polling the log's end.
 
 use super::{Message, Next, PubSub, PubSubError, Sink, Subscription};
-use crate::capabilities::sqlite_file::{blocking, is_busy, migrate, now_millis, open, Checkpointer};
+use crate::capabilities::sql::{Sql, SqlError, Value};
+use crate::capabilities::sqlite_file::now_millis;
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
 use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, OnceLock},
     time::Duration,
 };
 use tokio::sync::watch;
 
 const BATCH: i64 = 128;
-/// The log's schema history (host-owned; `PRAGMA user_version`).
-const SCHEMA_V1: &str = "CREATE TABLE IF NOT EXISTS message (
-                 offset        INTEGER PRIMARY KEY AUTOINCREMENT,
-                 topic         TEXT NOT NULL,
-                 event_id      TEXT NOT NULL,
-                 partition_key TEXT NOT NULL,
-                 event         TEXT NOT NULL,
-                 published_at  INTEGER NOT NULL,
-                 -- for dead letters: the subscription that gave up, and why
-                 origin        TEXT NOT NULL DEFAULT '',
-                 reason        TEXT,
-                 UNIQUE (topic, event_id, origin)
-             );
-             CREATE INDEX IF NOT EXISTS message_topic ON message (topic, offset);
-             CREATE TABLE IF NOT EXISTS cursor (
-                 subscription TEXT PRIMARY KEY,
-                 topic        TEXT NOT NULL,
-                 position     INTEGER NOT NULL
-             );";
-/// How often an idle subscription looks for messages it was not woken for
-/// (published by another process on the same file).
-const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often the log's end is read for appends no wake-up announced
+/// (another process's, or a commit in this one that raced the wake-up).
+const POLL: Duration = Duration::from_millis(20);
+/// The events kept per topic for replay (SSE `Last-Event-ID`) once every
+/// subscription has passed them.
+pub const RETAINED: i64 = 100_000;
+/// A cursor that has not moved for this long (a removed subscription, a
+/// replica gone) no longer holds retention back.
+const STALE_CURSOR: Duration = Duration::from_secs(7 * 24 * 3600);
+const TRIM_EVERY: Duration = Duration::from_secs(3600);
+/// Rows deleted per trimming statement, so the writer is never held long.
+const TRIM_CHUNK: i64 = 10_000;
 
 pub struct SqlitePubSub {
-    conn: Arc<Mutex<Connection>>,
-    /// Bumped after every publish, to wake idle subscriptions at once.
-    published: watch::Sender<u64>,
-    _checkpointer: Checkpointer,
+    /// The application's default database, where the outbox lives; writes
+    /// (cursors, dead letters) queue for its one writer like any other.
+    sql: Arc<dyn Sql>,
+    /// The newest seq known to be in the log; consumers wait on it.
+    appended: watch::Sender<i64>,
+    /// Started with the first subscription: the poller and the trimmer.
+    started: OnceLock<()>,
 }
 
 impl SqlitePubSub {
-    pub fn open(path: PathBuf) -> anyhow::Result<Self> {
-        let mut conn = open(&path)?;
-        migrate(&mut conn, &[SCHEMA_V1])?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            published: watch::channel(0).0,
-            _checkpointer: Checkpointer::start(&path)?,
-        })
+    /// The log in `sql`, which must be a SQLite database with the host's
+    /// migrations applied.
+    pub fn new(sql: Arc<dyn Sql>) -> Self {
+        Self { sql, appended: watch::channel(0).0, started: OnceLock::new() }
     }
 
-    async fn run<T: Send + 'static>(
-        conn: &Arc<Mutex<Connection>>,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, PubSubError> {
-        let conn = conn.clone();
-        blocking(move || f(&mut conn.lock().unwrap())).await.map_err(|e| {
-            if is_busy(&e) {
-                PubSubError::Unavailable(e.to_string())
-            } else {
-                PubSubError::Other(e.to_string())
+    /// Wakes the idle subscriptions: a commit has appended to the log.
+    pub fn wake(&self) {
+        self.appended.send_modify(|_| ());
+    }
+
+    /// Polls the log's end and trims it, for as long as the process runs.
+    fn start(&self) {
+        let (sql, appended) = (self.sql.clone(), self.appended.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match newest(sql.as_ref()).await {
+                    Ok(seq) => {
+                        appended.send_if_modified(|known| std::mem::replace(known, seq.max(*known)) < seq);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading the end of the event log"),
+                }
             }
-        })
+        });
+        let sql = self.sql.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TRIM_EVERY);
+            loop {
+                every.tick().await;
+                match trim(sql.as_ref()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(events = n, "trimmed the event log"),
+                    Err(e) => tracing::warn!(error = %e, "trimming the event log"),
+                }
+            }
+        });
     }
+}
 
-    /// Lists the dead letters of a topic's subscriptions, oldest first.
-    pub async fn dead_letters(&self, dead_letter_topic: &str) -> Result<Vec<DeadLetter>, PubSubError> {
-        let topic = dead_letter_topic.to_owned();
-        Self::run(&self.conn, move |c| {
-            let mut stmt = c.prepare(
-                "SELECT event_id, origin, reason, event, published_at FROM message
-                 WHERE topic = ?1 ORDER BY offset",
-            )?;
-            let rows = stmt.query_map([topic], |r| {
-                Ok(DeadLetter {
-                    event_id: r.get(0)?,
-                    subscription: r.get(1)?,
-                    reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    event: r.get(3)?,
-                    at_millis: r.get(4)?,
-                })
-            })?;
-            rows.collect()
-        })
-        .await
+fn unavailable(e: SqlError) -> PubSubError {
+    match e {
+        SqlError::Unavailable(e) => PubSubError::Unavailable(e),
+        e => PubSubError::Other(e.to_string()),
     }
+}
+
+/// The newest seq in the log (0 when empty).
+async fn newest(sql: &dyn Sql) -> Result<i64, SqlError> {
+    let rows = sql.query("SELECT coalesce(max(seq), 0) FROM outbox", vec![]).await?;
+    Ok(match rows.rows.first().and_then(|r| r.first()) {
+        Some(Value::Integer(seq)) => *seq,
+        _ => 0,
+    })
+}
+
+/// Deletes what retention allows: per topic, all but the newest `RETAINED`
+/// events, and of those only what every live cursor of the topic has passed.
+/// The bounds are read first, off the writer; each delete is one chunk, so
+/// a guest's write never waits behind a long one. Returns how many went.
+pub async fn trim(sql: &dyn Sql) -> Result<u64, SqlError> {
+    let stale = now_millis() - STALE_CURSOR.as_millis() as i64;
+    let bounds = sql
+        .query(
+            "SELECT o.topic, max(o.seq) - $1,
+                    (SELECT min(c.position) FROM pubsub_cursor c WHERE c.topic = o.topic AND c.moved_at >= $2)
+             FROM outbox o GROUP BY o.topic",
+            vec![Value::Integer(RETAINED), Value::Integer(stale)],
+        )
+        .await?;
+    let mut total = 0;
+    for row in bounds.rows {
+        let (topic, retained, passed) = match <[Value; 3]>::try_from(row) {
+            Ok([topic, Value::Integer(retained), Value::Integer(passed)]) => (topic, retained, passed),
+            Ok([topic, Value::Integer(retained), Value::Null]) => (topic, retained, i64::MAX),
+            other => return Err(SqlError::Other(format!("unexpected retention bounds {other:?}"))),
+        };
+        let upto = Value::Integer(retained.min(passed));
+        loop {
+            let deleted = sql
+                .execute(
+                    "DELETE FROM outbox WHERE seq IN
+                         (SELECT seq FROM outbox WHERE topic = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+                    vec![topic.clone(), upto.clone(), Value::Integer(TRIM_CHUNK)],
+                )
+                .await?;
+            total += deleted;
+            if (deleted as i64) < TRIM_CHUNK {
+                break;
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// An event a subscription gave up on.
@@ -102,105 +149,138 @@ pub struct DeadLetter {
     pub at_millis: i64,
 }
 
-fn insert(c: &Connection, m: &Message, origin: &str, reason: Option<&str>) -> rusqlite::Result<usize> {
-    c.prepare_cached(
-        "INSERT OR IGNORE INTO message (topic, event_id, partition_key, event, published_at, origin, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![m.topic, m.event_id, m.partition_key, m.event, now_millis(), origin, reason])
+/// Lists the dead letters filed under a dead-letter topic, oldest first.
+pub async fn dead_letters(sql: &dyn Sql, dead_letter_topic: &str) -> Result<Vec<DeadLetter>, PubSubError> {
+    let rows = sql
+        .query(
+            "SELECT event_id, subscription, reason, event, at_millis FROM pubsub_dead_letter
+             WHERE topic = $1 ORDER BY seq",
+            vec![Value::Text(dead_letter_topic.to_owned())],
+        )
+        .await
+        .map_err(unavailable)?;
+    rows.rows
+        .into_iter()
+        .map(|row| match <[Value; 5]>::try_from(row) {
+            Ok([Value::Text(event_id), Value::Text(subscription), Value::Text(reason), Value::Text(event), Value::Integer(at_millis)]) => {
+                Ok(DeadLetter { event_id, subscription, reason, event, at_millis })
+            }
+            other => Err(PubSubError::Other(format!("unexpected dead letter row {other:?}"))),
+        })
+        .collect()
 }
 
 #[async_trait]
 impl PubSub for SqlitePubSub {
+    /// Appends to the log directly (an event id already in it is kept once).
     async fn publish(&self, messages: &[Message]) -> Result<(), PubSubError> {
-        let messages = messages.to_vec();
-        Self::run(&self.conn, move |c| {
-            let tx = c.transaction()?;
-            for m in &messages {
-                insert(&tx, m, "", None)?;
-            }
-            tx.commit()
-        })
-        .await?;
-        self.published.send_modify(|n| *n += 1);
+        let mut tx = self.sql.begin().await.map_err(unavailable)?;
+        for m in messages {
+            tx.execute(super::outbox::INSERT_ONCE, super::outbox::row(m)).await.map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        self.wake();
         Ok(())
     }
 
     fn subscribe(&self, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError> {
-        let consumer = Consumer { conn: self.conn.clone(), published: self.published.clone(), subscription, sink };
+        self.started.get_or_init(|| self.start());
+        let consumer = Consumer { sql: self.sql.clone(), appended: self.appended.subscribe(), subscription, sink };
         tokio::spawn(consumer.run());
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), PubSubError> {
-        Self::run(&self.conn, |c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.sql.ping().await.map_err(unavailable)
     }
 }
 
 /// One subscription's delivery loop.
 struct Consumer {
-    conn: Arc<Mutex<Connection>>,
-    published: watch::Sender<u64>,
+    sql: Arc<dyn Sql>,
+    appended: watch::Receiver<i64>,
     subscription: Subscription,
     sink: Arc<dyn Sink>,
 }
 
 impl Consumer {
-    async fn run(self) {
-        let mut wake = self.published.subscribe();
+    async fn run(mut self) {
+        while let Err(e) = self.create_cursor().await {
+            tracing::error!(subscription = %self.subscription.name, error = %e, "creating the cursor");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         loop {
-            wake.borrow_and_update();
+            self.appended.borrow_and_update();
             match self.next_batch().await {
                 Ok(batch) if batch.is_empty() => {
-                    let _ = tokio::time::timeout(IDLE_POLL, wake.changed()).await;
+                    // The poller bumps `appended` on any append it sees; the
+                    // timeout is a backstop only.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), self.appended.changed()).await;
                 }
-                Ok(batch) => {
-                    // The cursor moves once per batch (and with each dead
-                    // letter): after a crash at most one batch is redelivered.
-                    let mut delivered = None;
-                    for (offset, message) in batch {
-                        match self.deliver(&message).await {
-                            None => delivered = Some(offset),
-                            Some(reason) => {
-                                self.advance(offset, Some((message, reason))).await;
-                                delivered = None;
-                            }
-                        }
-                    }
-                    if let Some(offset) = delivered {
-                        self.advance(offset, None).await;
-                    }
-                }
+                Ok(batch) => self.deliver_batch(batch).await,
                 Err(e) => {
                     tracing::error!(subscription = %self.subscription.name, error = %e, "reading the log");
-                    tokio::time::sleep(IDLE_POLL).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
     }
 
-    async fn next_batch(&self) -> Result<Vec<(i64, Message)>, PubSubError> {
-        let (name, topic) = (self.subscription.name.clone(), self.subscription.topic.clone());
-        SqlitePubSub::run(&self.conn, move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO cursor (subscription, topic, position) VALUES (?1, ?2, 0)",
-                params![name, topic],
-            )?;
-            let position: i64 =
-                c.query_row("SELECT position FROM cursor WHERE subscription = ?1", [&name], |r| r.get(0))?;
-            let mut stmt = c.prepare_cached(
-                "SELECT offset, event_id, partition_key, event FROM message
-                 WHERE topic = ?1 AND offset > ?2 AND origin = '' ORDER BY offset LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![topic, position, BATCH], |r| {
-                Ok((
-                    r.get(0)?,
-                    Message { event_id: r.get(1)?, topic: topic.clone(), partition_key: r.get(2)?, event: r.get(3)? },
-                ))
-            })?;
-            rows.collect()
-        })
-        .await
+    /// A new subscription starts at the log's beginning: it gets every
+    /// retained event.
+    async fn create_cursor(&self) -> Result<(), SqlError> {
+        let sub = &self.subscription;
+        self.sql
+            .execute(
+                "INSERT INTO pubsub_cursor (subscription, topic, position, moved_at) VALUES ($1, $2, 0, $3)
+                 ON CONFLICT (subscription) DO NOTHING",
+                vec![Value::Text(sub.name.clone()), Value::Text(sub.topic.clone()), Value::Integer(now_millis())],
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The cursor moves once per batch (and with each dead letter): after a
+    /// crash at most one batch is redelivered.
+    async fn deliver_batch(&self, batch: Vec<Message>) {
+        let mut delivered = None;
+        for message in batch {
+            let seq = message.position.expect("read from the log");
+            match self.deliver(&message).await {
+                None => delivered = Some(seq),
+                Some(reason) => {
+                    self.advance(seq, Some((message, reason))).await;
+                    delivered = None;
+                }
+            }
+        }
+        if let Some(seq) = delivered {
+            self.advance(seq, None).await;
+        }
+    }
+
+    /// The events after the cursor, read afresh each time (a test, or an
+    /// operator, may move it).
+    async fn next_batch(&self) -> Result<Vec<Message>, SqlError> {
+        let sub = &self.subscription;
+        let rows = self
+            .sql
+            .query(
+                "SELECT o.seq, o.event_id, o.partition_key, o.event FROM pubsub_cursor c
+                 JOIN outbox o ON o.topic = c.topic AND o.seq > c.position
+                 WHERE c.subscription = $1 ORDER BY o.seq LIMIT $2",
+                vec![Value::Text(sub.name.clone()), Value::Integer(BATCH)],
+            )
+            .await?;
+        rows.rows
+            .into_iter()
+            .map(|row| match <[Value; 4]>::try_from(row) {
+                Ok([Value::Integer(seq), Value::Text(event_id), Value::Text(partition_key), Value::Text(event)]) => {
+                    Ok(Message { event_id, topic: sub.topic.clone(), partition_key, event, position: Some(seq) })
+                }
+                other => Err(SqlError::Other(format!("unexpected outbox row {other:?}"))),
+            })
+            .collect()
     }
 
     /// Delivers one message until it succeeds, is dropped or runs out of
@@ -230,28 +310,38 @@ impl Consumer {
     /// Moves the cursor (and files a dead letter) in one transaction, retrying
     /// until the database takes it: a lost cursor update only means one
     /// redelivery, but a lost dead letter would lose the event.
-    async fn advance(&self, offset: i64, dead_letter: Option<(Message, String)>) {
-        let sub = &self.subscription;
-        loop {
-            let (name, dead_letter, dlq) = (sub.name.clone(), dead_letter.clone(), sub.dead_letter_topic.clone());
-            let saved = SqlitePubSub::run(&self.conn, move |c| {
-                let tx = c.transaction()?;
-                if let Some((message, reason)) = dead_letter {
-                    let letter = Message { topic: dlq, ..message };
-                    insert(&tx, &letter, &name, Some(&reason))?;
-                }
-                tx.execute("UPDATE cursor SET position = ?2 WHERE subscription = ?1", params![name, offset])?;
-                tx.commit()
-            })
-            .await;
-            match saved {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::error!(subscription = %sub.name, error = %e, "saving the cursor");
-                    tokio::time::sleep(IDLE_POLL).await;
-                }
-            }
+    async fn advance(&self, seq: i64, dead_letter: Option<(Message, String)>) {
+        while let Err(e) = self.save(seq, dead_letter.as_ref()).await {
+            tracing::error!(subscription = %self.subscription.name, error = %e, "saving the cursor");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    async fn save(&self, seq: i64, dead_letter: Option<&(Message, String)>) -> Result<(), SqlError> {
+        let sub = &self.subscription;
+        let mut tx = self.sql.begin().await?;
+        if let Some((message, reason)) = dead_letter {
+            tx.execute(
+                "INSERT INTO pubsub_dead_letter (topic, subscription, event_id, partition_key, event, reason, at_millis)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                vec![
+                    Value::Text(sub.dead_letter_topic.clone()),
+                    Value::Text(sub.name.clone()),
+                    Value::Text(message.event_id.clone()),
+                    Value::Text(message.partition_key.clone()),
+                    Value::Text(message.event.clone()),
+                    Value::Text(reason.clone()),
+                    Value::Integer(now_millis()),
+                ],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE pubsub_cursor SET position = $2, moved_at = $3 WHERE subscription = $1",
+            vec![Value::Text(sub.name.clone()), Value::Integer(seq), Value::Integer(now_millis())],
+        )
+        .await?;
+        tx.commit().await
     }
 }
 
@@ -259,9 +349,14 @@ impl Consumer {
 mod tests {
     use super::*;
     use crate::capabilities::pubsub::Outcome;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use crate::capabilities::sql::{migrate, sqlite::SqliteSql, Dialect};
+    use std::sync::{
+        atomic::{AtomicU32, Ordering},
+        Mutex,
+    };
 
     /// Fails every event whose payload says "fail", records the others.
+    #[derive(Default)]
     struct Recorder {
         seen: Mutex<Vec<String>>,
         attempts: AtomicU32,
@@ -283,12 +378,18 @@ mod tests {
     }
 
     fn message(id: &str, event: &str) -> Message {
-        Message { event_id: id.into(), topic: "t".into(), partition_key: "u".into(), event: event.into() }
+        Message {
+            event_id: id.into(),
+            topic: "t".into(),
+            partition_key: "u".into(),
+            event: event.into(),
+            position: None,
+        }
     }
 
-    fn subscription() -> Subscription {
+    fn subscription(name: &str) -> Subscription {
         Subscription {
-            name: "s".into(),
+            name: name.into(),
             topic: "t".into(),
             dead_letter_topic: "t-dlq".into(),
             max_attempts: 3,
@@ -298,78 +399,171 @@ mod tests {
         }
     }
 
+    /// The application's database as a process opens it: its own
+    /// connections, the host's migrations applied.
+    async fn database(path: &std::path::Path) -> Arc<dyn Sql> {
+        let sql = SqliteSql::open(path.to_owned(), Duration::from_secs(5)).unwrap();
+        migrate::apply(&sql, &migrate::host_history(Dialect::Sqlite)).await.unwrap();
+        Arc::new(sql)
+    }
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "{what} timed out");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     #[tokio::test]
     async fn delivers_in_order_once_retries_then_dead_letters() {
         let dir = tempfile::tempdir().unwrap();
-        let bus = SqlitePubSub::open(dir.path().join("pubsub.db")).unwrap();
-        let sink = Arc::new(Recorder { seen: Mutex::new(vec![]), attempts: AtomicU32::new(0) });
+        let sql = database(&dir.path().join("app.db")).await;
+        let bus = SqlitePubSub::new(sql.clone());
+        let sink = Arc::new(Recorder::default());
         bus.publish(&[message("1", "ok"), message("2", "fail"), message("3", "drop")]).await.unwrap();
-        // Publishing the same event again (an outbox relay replay) is a no-op.
+        // The same event published again is kept once.
         bus.publish(&[message("1", "ok"), message("4", "ok")]).await.unwrap();
-        bus.subscribe(subscription(), sink.clone()).unwrap();
+        bus.subscribe(subscription("s"), sink.clone()).unwrap();
 
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while bus.dead_letters("t-dlq").await.unwrap().len() < 2 || sink.seen.lock().unwrap().len() < 2 {
+        while dead_letters(sql.as_ref(), "t-dlq").await.unwrap().len() < 2 || sink.seen.lock().unwrap().len() < 2 {
             assert!(tokio::time::Instant::now() < deadline, "delivery timed out");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(*sink.seen.lock().unwrap(), vec!["1", "4"]);
         // 1 + 3 (retried) + 1 (dropped) + 1
         assert_eq!(sink.attempts.load(Ordering::SeqCst), 6);
-        let letters = bus.dead_letters("t-dlq").await.unwrap();
+        let letters = dead_letters(sql.as_ref(), "t-dlq").await.unwrap();
         assert_eq!(letters.iter().map(|l| l.event_id.as_str()).collect::<Vec<_>>(), vec!["2", "3"]);
         assert!(letters[0].reason.contains("3 attempts"), "{}", letters[0].reason);
     }
 
     /// Runs `f` on a runtime of its own that is then shut down, killing the
-    /// consumer tasks it spawned: a process restart, in miniature.
+    /// consumer tasks it spawned: a process, in miniature.
     fn in_process<T>(f: impl std::future::Future<Output = T>) -> T {
         tokio::runtime::Runtime::new().unwrap().block_on(f)
     }
 
-    /// Waits (at most 5 s) until `sink` saw `n` events and the
-    /// subscription's cursor stands at `offset`.
-    async fn wait_for(bus: &SqlitePubSub, sink: &Recorder, n: usize, offset: i64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let position = SqlitePubSub::run(&bus.conn, |c| {
-                c.query_row("SELECT coalesce(max(position), 0) FROM cursor WHERE subscription = 's'", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-            })
+    async fn position(sql: &dyn Sql, subscription: &str) -> i64 {
+        let rows = sql
+            .query(
+                "SELECT coalesce(max(position), 0) FROM pubsub_cursor WHERE subscription = $1",
+                vec![Value::Text(subscription.into())],
+            )
             .await
             .unwrap();
-            let seen = sink.seen.lock().unwrap().len();
-            if seen >= n && position >= offset {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "saw {seen} of {n} events, cursor at {position} of {offset}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        match rows.rows[0][0] {
+            Value::Integer(p) => p,
+            ref other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn a_restarted_subscription_resumes_after_its_cursor() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pubsub.db");
-        let first = Arc::new(Recorder { seen: Mutex::new(vec![]), attempts: AtomicU32::new(0) });
+        let path = dir.path().join("app.db");
+        let first = Arc::new(Recorder::default());
         in_process(async {
-            let bus = SqlitePubSub::open(path.clone()).unwrap();
+            let sql = database(&path).await;
+            let bus = SqlitePubSub::new(sql.clone());
             bus.publish(&[message("1", "ok"), message("2", "ok")]).await.unwrap();
-            bus.subscribe(subscription(), first.clone()).unwrap();
-            wait_for(&bus, &first, 2, 2).await;
+            bus.subscribe(subscription("s"), first.clone()).unwrap();
+            until("the first run", || first.seen.lock().unwrap().len() == 2).await;
+            while position(sql.as_ref(), "s").await < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         });
-        let second = Arc::new(Recorder { seen: Mutex::new(vec![]), attempts: AtomicU32::new(0) });
+        let second = Arc::new(Recorder::default());
         in_process(async {
-            let bus = SqlitePubSub::open(path.clone()).unwrap();
+            let bus = SqlitePubSub::new(database(&path).await);
             bus.publish(&[message("3", "ok")]).await.unwrap();
-            bus.subscribe(subscription(), second.clone()).unwrap();
-            wait_for(&bus, &second, 1, 3).await;
+            bus.subscribe(subscription("s"), second.clone()).unwrap();
+            until("the second run", || !second.seen.lock().unwrap().is_empty()).await;
         });
         assert_eq!(*first.seen.lock().unwrap(), vec!["1", "2"]);
         assert_eq!(*second.seen.lock().unwrap(), vec!["3"]);
+    }
+
+    /// Two processes on one file, each consuming a subscription of its own;
+    /// events appended by a third writer (as Spin's adapter does, with a
+    /// plain INSERT and no wake-up) reach both, once each, in order.
+    #[tokio::test]
+    async fn processes_sharing_the_file_see_each_others_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let (a, b, writer) = (database(&path).await, database(&path).await, database(&path).await);
+        let (sink_a, sink_b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        SqlitePubSub::new(a).subscribe(subscription("a"), sink_a.clone()).unwrap();
+        SqlitePubSub::new(b).subscribe(subscription("b"), sink_b.clone()).unwrap();
+        for n in 0..50 {
+            writer
+                .execute(
+                    "INSERT INTO outbox (event_id, topic, partition_key, event, created_at) VALUES ($1, 't', 'u', 'ok', '')",
+                    vec![Value::Text(n.to_string())],
+                )
+                .await
+                .unwrap();
+        }
+        let all: Vec<String> = (0..50).map(|n| n.to_string()).collect();
+        until("both subscriptions", || {
+            sink_a.seen.lock().unwrap().len() == 50 && sink_b.seen.lock().unwrap().len() == 50
+        })
+        .await;
+        assert_eq!(*sink_a.seen.lock().unwrap(), all);
+        assert_eq!(*sink_b.seen.lock().unwrap(), all);
+    }
+
+    #[tokio::test]
+    async fn trims_only_what_every_live_cursor_passed_beyond_the_retained() {
+        let dir = tempfile::tempdir().unwrap();
+        let sql = database(&dir.path().join("app.db")).await;
+        let count = || async { newest(sql.as_ref()).await.unwrap() };
+        // `n` events with ids `<prefix><i>`.
+        let fill = |prefix: &'static str, n: i64| {
+            let sql = sql.clone();
+            async move {
+                sql.execute(
+                    "INSERT INTO outbox (event_id, topic, partition_key, event, created_at)
+                     WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $2)
+                     SELECT $1 || i, 't', 'u', 'ok', '' FROM s",
+                    vec![Value::Text(prefix.into()), Value::Integer(n)],
+                )
+                .await
+                .unwrap();
+            }
+        };
+        fill("e", RETAINED + 20).await;
+        assert_eq!(count().await, RETAINED + 20);
+        let cursor = |position: i64, moved_at: i64| {
+            let sql = sql.clone();
+            async move {
+                sql.execute(
+                    "INSERT INTO pubsub_cursor (subscription, topic, position, moved_at) VALUES ('s', 't', $1, $2)
+                     ON CONFLICT (subscription) DO UPDATE SET position = $1, moved_at = $2",
+                    vec![Value::Integer(position), Value::Integer(moved_at)],
+                )
+                .await
+                .unwrap();
+            }
+        };
+        let oldest = || async {
+            match sql.query("SELECT min(seq) FROM outbox", vec![]).await.unwrap().rows[0][0] {
+                Value::Integer(seq) => seq,
+                ref other => panic!("{other:?}"),
+            }
+        };
+        // A live cursor at 5 holds everything after it.
+        cursor(5, now_millis()).await;
+        assert_eq!(trim(sql.as_ref()).await.unwrap(), 5);
+        assert_eq!(oldest().await, 6);
+        // Past it, only the newest RETAINED stay.
+        cursor(RETAINED + 20, now_millis()).await;
+        assert_eq!(trim(sql.as_ref()).await.unwrap(), 15);
+        assert_eq!(oldest().await, 21);
+        // A stale cursor holds nothing back.
+        fill("f", 30).await;
+        cursor(0, 0).await;
+        assert_eq!(trim(sql.as_ref()).await.unwrap(), 30);
     }
 }

@@ -18,8 +18,14 @@ pub struct History {
 /// The host's own tables, in the dialect's history.
 pub fn host_history(dialect: Dialect) -> History {
     let versions: &[(&str, &str)] = match dialect {
-        Dialect::Sqlite => &[("0001_outbox", include_str!("../../../migrations/sqlite/0001_outbox.sql"))],
-        Dialect::Postgres => &[("0001_outbox", include_str!("../../../migrations/postgres/0001_outbox.sql"))],
+        Dialect::Sqlite => &[
+            ("0001_outbox", include_str!("../../../migrations/sqlite/0001_outbox.sql")),
+            ("0002_log", include_str!("../../../migrations/sqlite/0002_log.sql")),
+        ],
+        Dialect::Postgres => &[
+            ("0001_outbox", include_str!("../../../migrations/postgres/0001_outbox.sql")),
+            ("0002_log", include_str!("../../../migrations/postgres/0002_log.sql")),
+        ],
     };
     History {
         table: "todo_host_migration",
@@ -125,7 +131,7 @@ mod tests {
             async move { sql.query(&format!("SELECT count(*) FROM {table}"), vec![]).await.unwrap().rows[0][0].clone() }
         };
         assert_eq!(count("schema_migration").await, Value::Integer(app().versions.len() as i64));
-        assert_eq!(count("todo_host_migration").await, Value::Integer(1));
+        assert_eq!(count("todo_host_migration").await, Value::Integer(host_history(Dialect::Sqlite).versions.len() as i64));
         sql.query("SELECT id, tags FROM task", vec![]).await.unwrap();
         sql.query("SELECT seq, event_id FROM outbox", vec![]).await.unwrap();
     }

@@ -1,16 +1,19 @@
 //! The SSE trigger (`[[trigger.sse]]`): the host holds Server-Sent Events
-//! streams natively. A per-replica subscription to the trigger's topic
-//! appends each event to the stream log and fans it out to the open streams
-//! of the user the event's `user_attribute` names.
+//! streams natively. A per-replica subscription to the trigger's topic fans
+//! each event out to the open streams of the user the event's
+//! `user_attribute` names; streams replay from the stream log (on the
+//! embedded default the pub/sub log itself, else a log of the replica's own
+//! that the subscription appends to).
 
 mod log;
 pub mod native;
 pub mod stream;
 
 use crate::capabilities::pubsub::{Message, Outcome, PubSub, Sink, Subscription as PubSubSubscription};
+use crate::capabilities::sql::{Sql, SqlError};
 use crate::manifest::SseTrigger;
 use async_trait::async_trait;
-pub use log::{Entry, StreamLog};
+pub use log::{Entry, LogError, OutboxLog, OwnLog, StreamLog};
 use std::{
     collections::HashMap,
     path::Path,
@@ -76,19 +79,31 @@ impl Drop for Registration {
 }
 
 impl Hub {
+    /// A hub with a stream log of its own at `path` (a broker whose log is
+    /// not local).
     pub fn open(path: &Path, trigger: SseTrigger) -> anyhow::Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            log: StreamLog::open(path)?,
+        Ok(Self::new(StreamLog::Own(OwnLog::open(path)?), trigger))
+    }
+
+    /// A hub replaying from the embedded pub/sub's log in `sql`.
+    pub async fn over_outbox(sql: Arc<dyn Sql>, trigger: SseTrigger) -> Result<Arc<Self>, SqlError> {
+        let log = OutboxLog::open(sql, &trigger.topic, &trigger.user_attribute).await?;
+        Ok(Self::new(StreamLog::Outbox(log), trigger))
+    }
+
+    fn new(log: StreamLog, trigger: SseTrigger) -> Arc<Self> {
+        Arc::new(Self {
+            log,
             trigger,
             streams: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
             native_streams: AtomicU64::new(0),
-        }))
+        })
     }
 
     /// Subscribes this replica to the trigger's topic (a subscription of its
-    /// own, so every replica sees every event) and trims the log hourly.
+    /// own, so every replica sees every event) and trims its own log hourly.
     pub fn start(self: &Arc<Self>, pubsub: &dyn PubSub, replica: &str) -> anyhow::Result<()> {
         let topic = &self.trigger.topic;
         let subscription = PubSubSubscription {
@@ -101,7 +116,7 @@ impl Hub {
             per_replica: true,
         };
         pubsub.subscribe(subscription, Arc::new(HubSink(self.clone())))?;
-        let log = self.log.clone();
+        let StreamLog::Own(log) = self.log.clone() else { return Ok(()) };
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(3600));
             loop {
@@ -204,7 +219,7 @@ impl Sink for HubSink {
             tracing::warn!(event_id = %message.event_id, %attribute, "not a JSON CloudEvent naming its user: dropping");
             return Outcome::Drop;
         };
-        match self.0.log.append(&message.event_id, &user, &event_type, &data).await {
+        match self.0.log.append(message, &user, &event_type, &data).await {
             Ok(Some(entry)) => {
                 self.0.fan_out(&Arc::new(entry));
                 Outcome::Success

@@ -3,7 +3,7 @@
 //! writes it on a connection of its own, and `handler` through hyper (for a
 //! stream asked for on a connection that served other requests first).
 
-use super::{Entry, Hub, Registration};
+use super::{Entry, Hub, LogError, Registration};
 use crate::triggers::http::{error, HttpServer};
 use axum::{
     body::Body,
@@ -109,19 +109,19 @@ fn resync(reason: &str) -> String {
 }
 
 fn event(hub: &Hub, entry: &Entry) -> String {
-    message(Some(&format!("{}-{}", hub.log.log_id, entry.seq)), &entry.event_type, &entry.data)
+    message(Some(&format!("{}-{}", hub.log.log_id(), entry.seq)), &entry.event_type, &entry.data)
 }
 
 /// What a (re)connecting client is owed before live events: the events after
 /// its `Last-Event-ID`, or a resync when they cannot be replayed exactly.
-async fn backlog(hub: &Hub, user_id: &str, last_event_id: Option<&str>) -> rusqlite::Result<(VecDeque<String>, i64)> {
+async fn backlog(hub: &Hub, user_id: &str, last_event_id: Option<&str>) -> Result<(VecDeque<String>, i64), LogError> {
     let newest = hub.log.newest().await?;
     let Some(last_event_id) = last_event_id else {
         return Ok((VecDeque::new(), newest));
     };
     let resume = last_event_id
         .split_once('-')
-        .filter(|(log_id, _)| *log_id == hub.log.log_id)
+        .filter(|(log_id, _)| *log_id == hub.log.log_id())
         .and_then(|(_, seq)| seq.parse::<i64>().ok())
         .filter(|seq| *seq <= newest);
     let Some(mut after) = resume else {
