@@ -28,7 +28,7 @@ if [ ! -e "$venv/.installed" ]; then
 fi
 
 cargo build --quiet -p todo-host
-for package in task-api notification-handler recurring-handler reminder-checker mcp-server; do
+for package in task-api notification-handler recurring-handler reminder-checker mcp-server sign-in; do
     components/build.sh "$package"
 done
 if [ ! -f frontend/dist/api/docs/index.html ]; then

@@ -48,6 +48,8 @@ pub fn app(dir: &Path) -> anyhow::Result<PathBuf> {
 name = "todo-bench"
 [application.tool.todo]
 migrations = "migrations"
+[variables]
+jwt_secret = {{ required = true, secret = true }}
 [[trigger.sse]]
 route = "/api/stream/tasks"
 topic = "task-updates"
@@ -66,8 +68,12 @@ source = "{}"
 [component.task-api.tool.todo]
 sql_databases = ["default"]
 publish_topics = ["task-events", "task-updates"]
+[component.task-api.variables]
+jwt_secret = "{{{{ jwt_secret }}}}"
 [component.test-guest]
 source = "{}"
+[component.test-guest.variables]
+jwt_secret = "{{{{ jwt_secret }}}}"
 [component.test-guest.tool.todo]
 sql_databases = ["default"]
 state_stores = ["default"]

@@ -8,6 +8,7 @@ use crate::capabilities::{
     pubsub::{self, PubSubCapability},
     sql::{self, migrate, SqlCapability},
     state::StateCapability,
+    variables::VariablesCapability,
     Capabilities,
 };
 use crate::manifest::Manifest;
@@ -38,6 +39,8 @@ pub struct Settings {
 /// and what the Dapr sidecar delivers to, if anything.
 pub struct App {
     pub components: Arc<Components>,
+    /// The secret the components' `jwt_secret` holds, for what the host verifies itself.
+    pub auth: auth::Auth,
     dapr_subscriptions: Arc<pubsub::dapr::Subscriptions>,
 }
 
@@ -49,12 +52,15 @@ pub async fn open(manifest: &Arc<Manifest>, settings: &Settings, only: Option<&s
     let (capabilities, dapr_subscriptions) = open_capabilities(data_dir, settings)?;
     migrate_databases(&capabilities.sql, manifest.migrations_dir().as_deref()).await?;
     let engine = crate::runtime::engine::new_engine(settings.limits.memory_bytes)?;
-    let app = Arc::new(AppContext { capabilities, limits: settings.limits });
+    let providers = &settings.runtime_config.variables;
+    let auth = auth::Auth::resolve(providers, data_dir)?;
+    let variables = VariablesCapability::resolve(manifest, |name| auth.provide(providers, name))?;
+    let app = Arc::new(AppContext { capabilities, variables, limits: settings.limits });
     let (manifest, cache_dir, only) = (manifest.clone(), data_dir.join("compiled"), only.map(str::to_owned));
     let components =
         tokio::task::spawn_blocking(move || Components::load(engine, app, &manifest, &cache_dir, only.as_deref()))
             .await??;
-    Ok(App { components: Arc::new(components), dapr_subscriptions })
+    Ok(App { components: Arc::new(components), auth, dapr_subscriptions })
 }
 
 /// The host's own tables first, then the application's schema, in every database.
@@ -112,7 +118,7 @@ pub struct Serve {
 /// Runs the application until SIGTERM or Ctrl-C: every trigger, the public
 /// listener, and (when asked) the admin API and the watcher.
 pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> anyhow::Result<()> {
-    let App { components, dapr_subscriptions } = open(&manifest, &settings, None).await?;
+    let App { components, auth, dapr_subscriptions } = open(&manifest, &settings, None).await?;
     let capabilities = &components.app.capabilities;
     capabilities.pubsub.start_relay();
     let broker = capabilities.pubsub.broker.clone();
@@ -150,7 +156,7 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     let server = Arc::new(HttpServer {
         manifest: manifest.clone(),
         components,
-        auth: auth(&settings)?,
+        auth,
         hub: hub.clone(),
         started: true.into(),
     });
@@ -172,15 +178,6 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Tokens are verified with `TODO_JWT_SECRET`, else the Spin variable
-/// `jwt_secret` (a SpinApp's `spec.variables`), else the development secret.
-fn auth(settings: &Settings) -> anyhow::Result<auth::Auth> {
-    match settings.runtime_config.variables.host_secret(auth::SECRET_ENV) {
-        Some(secret) => Ok(auth::Auth::new(secret.as_bytes(), false)),
-        None => auth::Auth::from_env(&settings.data_dir),
-    }
 }
 
 /// spin-operator passes every OTLP endpoint it has; this host exports only

@@ -94,7 +94,7 @@ pub enum Unsupported {
 
 impl LockedApp {
     /// Refuses an app that needs what this host does not do (Spin's host
-    /// requirements, component files, environment, variables, dependencies),
+    /// requirements, component files, environment, dependencies),
     /// rather than running it without.
     pub fn check_supported(&self) -> Result<(), Unsupported> {
         let required: Vec<&str> = self
@@ -110,7 +110,6 @@ impl LockedApp {
             let feature = [
                 (!c.files.is_empty(), "files"),
                 (!c.env.is_empty(), "environment variables"),
-                (!c.config.is_empty(), "variables"),
                 (!c.dependencies.is_empty(), "dependencies"),
             ];
             if let Some((_, what)) = feature.into_iter().find(|(used, _)| *used) {

@@ -85,6 +85,22 @@ enum Command {
         /// The dead-letter topic (by default `<topic>-dlq`).
         topic: String,
     },
+    /// Prints a bearer token for `--user`, signed with the secret the host
+    /// would use (TODO_JWT_SECRET, SPIN_VARIABLE_JWT_SECRET, else the
+    /// development secret of the data directory): for curl, or for `spin up`
+    /// given the same secret.
+    Token {
+        #[command(flatten)]
+        manifest: ManifestArg,
+        #[command(flatten)]
+        data: DataDirArg,
+        /// The user id (the token's `sub`).
+        #[arg(long)]
+        user: String,
+        /// How long the token is valid, in hours.
+        #[arg(long, default_value_t = 12)]
+        ttl_hours: i64,
+    },
     /// Pushes the application to an OCI registry, or pulls one into the cache.
     Registry {
         #[command(subcommand)]
@@ -280,6 +296,14 @@ fn main() -> anyhow::Result<()> {
             dead_letters(&config.sql, &data.resolve(&source, &manifest), &topic).await
         }),
         Command::Registry { action } => runtime.block_on(registry(action)),
+        Command::Token { manifest, data, user, ttl_hours } => runtime.block_on(async {
+            anyhow::ensure!(todo_token::valid_user_id(&user), "--user: 1-128 of letters, digits and ._@+-");
+            let (source, manifest) = manifest.resolve().await?;
+            let config = runtime_config::RuntimeConfig::load(data.runtime_config_file.as_deref())?;
+            let auth = auth::Auth::resolve(&config.variables, &data.resolve(&source, &manifest))?;
+            println!("{}", auth.issue(&user, chrono::Duration::hours(ttl_hours)).0);
+            Ok(())
+        }),
     }
 }
 

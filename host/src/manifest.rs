@@ -23,6 +23,9 @@ pub struct Manifest {
     pub trigger: Triggers,
     #[serde(default)]
     pub component: BTreeMap<String, ComponentSpec>,
+    /// `[variables]`: the application's variables, as in Spin.
+    #[serde(default)]
+    pub variables: BTreeMap<String, Variable>,
     /// The directory holding the manifest: relative paths start there.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -86,10 +89,6 @@ pub struct HttpTrigger {
     /// prefix itself), as in Spin.
     pub route: String,
     pub component: String,
-    /// Served without authentication (a public document, such as the API's
-    /// OpenAPI description): the component gets no user id.
-    #[serde(default)]
-    pub public: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,8 +168,27 @@ pub struct ComponentSpec {
     /// Where the component may send HTTP requests (Spin's syntax).
     #[serde(default)]
     pub allowed_outbound_hosts: Vec<String>,
+    /// `[component.<id>.variables]`: what the component may read through
+    /// `fermyon:spin/variables`, each a template over `[variables]`.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
     #[serde(default)]
     pub tool: ComponentTools,
+}
+
+/// An application variable (`[variables] name = { ... }`): `required`, or
+/// with a `default`; `secret` keeps its value out of logs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -272,9 +290,34 @@ impl Manifest {
         if self.trigger.sse.len() > 1 {
             bail!("this host serves one [[trigger.sse]] stream; the manifest has {}", self.trigger.sse.len());
         }
+        self.validate_variables()?;
         for t in &self.trigger.pubsub {
             if t.max_attempts == 0 {
                 bail!("[[trigger.pubsub]] for {:?}: max_attempts must be at least 1", t.component);
+            }
+        }
+        Ok(())
+    }
+
+    /// Spin's rules: valid names, `required` or a `default` (not both), and
+    /// component templates naming only declared variables.
+    fn validate_variables(&self) -> anyhow::Result<()> {
+        for (name, v) in &self.variables {
+            crate::variables::check_name(name).map_err(anyhow::Error::msg)?;
+            match (v.required, &v.default) {
+                (true, Some(_)) => bail!("variable {name:?} is required and has a default: it can only be one"),
+                (false, None) => bail!("variable {name:?} needs a default, or required = true"),
+                _ => {}
+            }
+        }
+        for (id, spec) in &self.component {
+            for (key, text) in &spec.variables {
+                let checked = crate::variables::check_name(key).and_then(|()| crate::variables::Template::parse(text));
+                let template = checked.map_err(|e| anyhow::anyhow!("[component.{id}.variables]: {e}"))?;
+                let unknown = template.references().find(|r| !self.variables.contains_key(*r)).map(str::to_owned);
+                if let Some(unknown) = unknown {
+                    bail!("[component.{id}.variables] {key}: no [variables] {unknown:?}");
+                }
             }
         }
         Ok(())
@@ -392,5 +435,32 @@ mod tests {
         assert!(format!("{err:#}").contains("topik"), "{err:#}");
         let err = manifest(&BASE.replace("sql_databases", "sql_database")).unwrap_err();
         assert!(format!("{err:#}").contains("sql_database"), "{err:#}");
+    }
+
+    #[test]
+    fn variables_as_spin_declares_them() {
+        let with = |variables: &str, component: &str| {
+            manifest(&format!("{BASE}\n[variables]\n{variables}\n[component.other.variables]\n{component}\n"))
+        };
+        let m = with(
+            r#"secret = { required = true, secret = true }
+            flag = { default = "false" }"#,
+            r#"key = "k-{{ secret }}""#,
+        )
+        .unwrap();
+        assert!(m.variables["secret"].required && m.variables["secret"].secret);
+        assert_eq!(m.variables["flag"].default.as_deref(), Some("false"));
+        assert_eq!(m.component["other"].variables["key"], "k-{{ secret }}");
+        for (variables, component, says) in [
+            ("a = { required = true }", r#"b = "{{ c }}""#, "no [variables] \"c\""),
+            ("a = {}", "", "needs a default"),
+            (r#"a = { required = true, default = "x" }"#, "", "required and has a default"),
+            ("Bad = { required = true }", "", "lower-case"),
+            ("a = { required = true }", r#"b = "{{ a ""#, "unclosed"),
+            (r#"a = { default = "x", other = 1 }"#, "", "other"),
+        ] {
+            let err = format!("{:#}", with(variables, component).unwrap_err());
+            assert!(err.contains(says), "{variables} / {component}: {err}");
+        }
     }
 }

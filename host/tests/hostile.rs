@@ -94,13 +94,8 @@ impl Drop for Host {
 
 /// A valid HS256 token for `user` (as host/tests/common/mod.rs mints them).
 fn token(user: &str) -> String {
-    let claims = serde_json::json!({ "sub": user, "exp": chrono::Utc::now().timestamp() + 3600 });
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
+    let now = todo_token::now();
+    todo_token::Key::new(SECRET.as_bytes()).issue(user, now, now + 3600)
 }
 
 /// A token with `alg: none` and no signature, built by hand.

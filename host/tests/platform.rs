@@ -25,25 +25,19 @@ async fn health_readiness_and_authentication() {
     assert_eq!(anon.get(host.url("/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(anon.get(host.url("/readyz")).send().await.unwrap().status(), 200);
 
-    // No token, a bad token, an expired token: 401, and the component never runs.
+    // No token, a bad token, an expired token: 401, before the component does anything.
     let res = anon.get(host.url("/test/whoami")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     assert_eq!(error_code(res).await, "unauthorized");
     let res = anon.get(host.url("/test/whoami")).bearer_auth("not.a.jwt").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let claims = serde_json::json!({ "sub": "alice", "exp": chrono::Utc::now().timestamp() - 60 });
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes()),
-    )
-    .unwrap();
+    let expired = common::signed(common::SECRET, "alice", -60);
     let res = anon.get(host.url("/test/whoami")).bearer_auth(expired).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(records(&host, "whoami").await.is_empty());
 
-    // A valid token: the component sees the host's user id, not the client's claim.
+    // A valid token: the component sees its user id, not the client's claim.
     let res = client("alice").get(host.url("/test/whoami")).header("todo-user-id", "mallory").send().await.unwrap();
     assert_eq!(res.text().await.unwrap(), "alice");
 

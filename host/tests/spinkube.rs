@@ -197,12 +197,7 @@ async fn serves_with_the_operators_invocation_environment_and_runtime_config() {
     let task = expect_json(created, 201).await;
     let read = alice.get(host.url(&format!("/api/todos/{}", task["id"].as_str().unwrap()))).send().await.unwrap();
     assert_eq!(expect_json(read, 200).await["title"], "from SpinKube");
-    let forged = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"sub": "alice", "exp": chrono::Utc::now().timestamp() + 60}),
-        &jsonwebtoken::EncodingKey::from_secret(b"another-secret"),
-    )
-    .unwrap();
+    let forged = common::signed("another-secret", "alice", 60);
     let res = reqwest::Client::new().get(host.url("/api/todos")).bearer_auth(forged).send().await.unwrap();
     assert_eq!(res.status(), 401);
     let sign_in = reqwest::Client::new().post(host.url("/auth/dev/sign-in")).json(&json!({"user_id": "x"}));
@@ -403,6 +398,10 @@ async fn what_we_push_has_the_shape_spins_pull_reads() {
     }
     let task_api = lock["components"].as_array().unwrap().iter().find(|c| c["id"] == "task-api").unwrap();
     assert_eq!(task_api["metadata"]["tool"]["todo"]["sql_databases"], json!(["default"]));
+    // Variables as Spin locks them: required ones without a default, a component's as its `config`.
+    assert_eq!(lock["variables"]["jwt_secret"], json!({"secret": true}));
+    assert_eq!(lock["variables"]["dev_sign_in"], json!({"default": "false"}));
+    assert_eq!(task_api["config"], json!({"jwt_secret": "{{ jwt_secret }}"}));
     let migrations = lock["metadata"]["tool"]["todo"]["migrations"].as_array().unwrap();
     let statics = lock["triggers"].as_array().unwrap().iter().find(|t| t["trigger_type"] == "static").unwrap();
     let files = statics["trigger_config"]["files"].as_array().unwrap();
@@ -416,7 +415,7 @@ async fn what_we_push_has_the_shape_spins_pull_reads() {
 
 /// Writes an OCI layout holding an artifact exactly as `spin registry push`
 /// writes one: its lock from Spin's loader (no `tool` tables: Spin drops
-/// them), sources by digest, a small file inline.
+/// them; the test component's `jwt_secret` as a variable), sources by digest, a small file inline.
 fn spin_pushed_layout(layout: &Path, wasm: &[u8]) {
     use sha2::Digest;
     let put = |bytes: &[u8]| -> (String, usize) {
@@ -431,12 +430,14 @@ fn spin_pushed_layout(layout: &Path, wasm: &[u8]) {
         "spin_lock_version": 0,
         "metadata": {"name": "spin-made", "version": "1.0.0", "authors": ["someone"],
                      "trigger": {"type": "http"}, "triggers": {}},
+        "variables": {"jwt_secret": {"secret": true}},
         "triggers": [{"id": "test-guest-http-trigger", "trigger_type": "http",
                       "trigger_config": {"component": "test-guest", "route": "/test/..."}}],
         "components": [{"id": "test-guest",
                         "metadata": {"allowed_outbound_hosts": [], "key_value_stores": ["default"],
                                      "build": {"command": "cargo build"}},
-                        "source": {"content_type": "application/wasm", "digest": wasm_digest}}]
+                        "source": {"content_type": "application/wasm", "digest": wasm_digest},
+                        "config": {"jwt_secret": "{{ jwt_secret }}"}}]
     });
     let lock_bytes = serde_json::to_vec(&lock).unwrap();
     let (lock_digest, lock_size) = put(&lock_bytes);

@@ -418,7 +418,7 @@ async fn invalid_requests_are_refused_and_write_nothing() {
     let huge = json!({"title": "x", "description": "d".repeat(1024 * 1024)}).to_string();
     let res = alice.send(Method::POST, "/api/todos", Some(&huge)).await;
     expect_error(res, 413, "payload_too_large").await;
-    // No token: refused before the component runs.
+    // No token: the Task API refuses it (it checks tokens itself).
     let res =
         reqwest::Client::new().post(host.url("/api/todos")).json(&json!({"title": "anonymous"})).send().await.unwrap();
     assert_eq!(res.status(), 401);

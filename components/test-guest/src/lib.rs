@@ -3,15 +3,19 @@
 //! `test_record` table of the "default" database so tests can check
 //! deliveries through the API.
 //!
-//! Routes (query values are percent-decoded):
+//! Routes (query values are percent-decoded), each needing a valid bearer
+//! token, checked here with the `jwt_secret` variable (401 otherwise):
 //! - `/test/version` — 200, the version (`TEST_GUEST_VERSION` at build time, else `v1`);
-//! - `/test/whoami` — records and answers the user id the host passed;
+//! - `/test/whoami` — records and answers the user id of the token;
+//! - `/test/variable?name=` — 200 with the value of that Spin variable, or 404
+//!   with the error's Debug text (such as `Error::Undefined("...")`);
 //! - `/test/loop`, `/test/trap`, `/test/alloc?mb=`, `/test/big?kb=` — misbehave on request;
 //! - `POST /test/publish?topic=&id=&tx=` — publishes the body as the event's
 //!   JSON data: through the outbox in a committed transaction (default),
 //!   one rolled back (`tx=rollback`), or on its own (`tx=none`); 202 with
 //!   the id, or 409 with the error's Debug text;
-//! - `/test/once?key=` — `set-if-absent` on the "default" store: `true` or `false`;
+//! - `/test/once?key=&ttl=` — `set-if-absent` on the "default" store, expiring
+//!   after `ttl` seconds (default 60): `true` or `false`;
 //! - `/test/state?key=` — the key's value on the "default" store, or 404;
 //! - `/test/records?kind=` — the recorded details of that kind, as JSON;
 //! - `/test/outbound?url=` — an outbound GET: 200 `<status> <body>`, or 502
@@ -21,7 +25,11 @@
 //! - `POST /test/sql` — runs the body as one statement on "default": 200 with
 //!   the number of rows changed, or 400 with the error's Debug text;
 //! - `/test/hold?ms=` — a transaction that inserts a `hold` record, waits,
-//!   then commits: 200 `committed`, or 409 with the error's Debug text.
+//!   then commits: 200 `committed`, or 409 with the error's Debug text;
+//! - `/test/fail?how=constraint|trap&id=` — a transaction that inserts a
+//!   `fail` record and publishes the event `id` on `test`, then inserts the
+//!   same record again (409 with the primary-key violation's Debug text) or
+//!   traps: nothing of it may be committed.
 
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;
@@ -241,6 +249,26 @@ fn hold(req: &Request) -> Response {
     }
 }
 
+/// `/test/fail`: a transaction that fails after writing a row and an event.
+fn fail(req: &Request, user: &str) -> Response {
+    let id = query_param(req, "id").unwrap_or_else(|| "e".into());
+    let trap = query_param(req, "how").as_deref() == Some("trap");
+    let failed = || -> Result<(), String> {
+        let tx = ensure_table().and_then(|db| db.begin()).map_err(|e| format!("{e:?}"))?;
+        let values = record_values("fail", &id);
+        tx.execute(INSERT, &values).map_err(|e| format!("{e:?}"))?;
+        outbox::publish(&tx, "test", user, &event(&id, b"{}")).map_err(|e| format!("{e:?}"))?;
+        if trap {
+            panic!("trapping inside a transaction");
+        }
+        tx.execute(INSERT, &values).map(drop).map_err(|e| format!("{e:?}"))
+    };
+    match failed() {
+        Ok(()) => text(200, "committed"),
+        Err(err) => text(409, err),
+    }
+}
+
 /// `/test/outbound`: a GET through `wasi:http/outgoing-handler`.
 async fn outbound(req: &Request) -> Response {
     let Some(url) = query_param(req, "url") else {
@@ -253,9 +281,28 @@ async fn outbound(req: &Request) -> Response {
     }
 }
 
+/// The user id of the request's bearer token, or the 401 (500 without a
+/// secret) to answer.
+fn caller(req: &Request) -> Result<String, Response> {
+    let secret = spin_sdk::variables::get("jwt_secret").map_err(|err| text(500, format!("{err:?}")))?;
+    let header = req.header("authorization").and_then(|h| h.as_str());
+    todo_token::Key::new(secret.as_bytes()).verify_header(header, todo_token::now()).map_err(|err| {
+        let body = serde_json::json!({ "error": { "code": "unauthorized", "message": err.to_string() } });
+        Response::builder()
+            .status(401)
+            .header("content-type", "application/json")
+            .header("www-authenticate", "Bearer")
+            .body(body.to_string())
+            .build()
+    })
+}
+
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let user = req.header("todo-user-id").and_then(|h| h.as_str()).unwrap_or("").to_owned();
+    let user = match caller(&req) {
+        Ok(user) => user,
+        Err(refused) => return Ok(refused),
+    };
     Ok(match req.path() {
         "/test/version" => text(200, VERSION),
         "/test/whoami" => {
@@ -278,7 +325,8 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "/test/publish" => publish(&req, &user)?,
         "/test/once" => {
             let key = query_param(&req, "key").unwrap_or_else(|| "k".into());
-            let won = store().and_then(|s| s.set_if_absent(&key, b"1", Some(60))).map_err(debug)?;
+            let ttl = query_param(&req, "ttl").and_then(|t| t.parse().ok()).unwrap_or(60);
+            let won = store().and_then(|s| s.set_if_absent(&key, b"1", Some(ttl))).map_err(debug)?;
             text(200, won.to_string())
         }
         "/test/state" => {
@@ -303,6 +351,11 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             }
         }
         "/test/hold" => hold(&req),
+        "/test/fail" => fail(&req, &user),
+        "/test/variable" => match spin_sdk::variables::get(&query_param(&req, "name").unwrap_or_default()) {
+            Ok(value) => text(200, value),
+            Err(err) => text(404, format!("{err:?}")),
+        },
         _ => text(404, "no such test route"),
     })
 }

@@ -18,8 +18,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// An `Idempotency-Key` was reused with a different body.
     IdempotencyKeyReused,
-    /// The request carries no authenticated user id.
-    Unauthenticated,
+    /// The request carries no valid bearer token.
+    Unauthorized,
     PayloadTooLarge,
     /// A concurrent change won the race (a unique constraint refused ours).
     Conflict,
@@ -38,7 +38,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::Unauthenticated => "unauthenticated",
+            Self::Unauthorized => "unauthorized",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Conflict => "conflict",
             Self::Unavailable => "unavailable",
@@ -49,7 +49,7 @@ impl ErrorCode {
     pub const fn status(self) -> u16 {
         match self {
             Self::MalformedJson | Self::InvalidId | Self::InvalidQuery => 400,
-            Self::Unauthenticated => 401,
+            Self::Unauthorized => 401,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
@@ -123,8 +123,9 @@ impl ApiError {
         )
     }
 
-    pub fn unauthenticated() -> Self {
-        Self::new(ErrorCode::Unauthenticated, "the request is not authenticated")
+    /// No valid bearer token; `why` is the token check's fixed message.
+    pub fn unauthorized(why: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, why)
     }
 
     pub fn payload_too_large(max_bytes: usize) -> Self {
@@ -202,7 +203,7 @@ mod tests {
             (ErrorCode::NotFound, "not_found", 404),
             (ErrorCode::MethodNotAllowed, "method_not_allowed", 405),
             (ErrorCode::IdempotencyKeyReused, "idempotency_key_reused", 422),
-            (ErrorCode::Unauthenticated, "unauthenticated", 401),
+            (ErrorCode::Unauthorized, "unauthorized", 401),
             (ErrorCode::PayloadTooLarge, "payload_too_large", 413),
             (ErrorCode::Conflict, "conflict", 409),
             (ErrorCode::Unavailable, "unavailable", 503),

@@ -1,6 +1,7 @@
-//! The JSON plumbing of HTTP components (spin-sdk 5.2): who is calling,
-//! routing by path segments, JSON responses, the API's error format, and the
-//! one place where a persistence failure (`StoreError`) becomes an API error.
+//! The JSON plumbing of HTTP components (spin-sdk 5.2): who is calling (the
+//! bearer token, verified here), routing by path segments, JSON responses,
+//! the API's error format, and the one place where a persistence failure
+//! (`StoreError`) becomes an API error.
 
 use crate::sql::ConstraintKind;
 use crate::{log, Backend, StoreError};
@@ -12,18 +13,28 @@ use uuid::Uuid;
 /// Beyond this the host has already refused the body; checked again here.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Who is calling, as the host authenticated it.
+/// The variable holding the secret tokens are signed with (`secret = true`
+/// in the manifest); each HTTP component's `[component.<id>.variables]`
+/// maps it.
+pub const SECRET_VARIABLE: &str = "jwt_secret";
+
+/// Who is calling, as its bearer token proves.
 pub struct Context {
     pub user_id: String,
-    /// For log lines; the host sets it on every request.
+    /// For log lines; `todo-host` sets it on every request.
     pub request_id: String,
 }
 
 impl Context {
+    /// The caller of `req`: the `sub` of a valid `Authorization: Bearer`
+    /// token. No header names an identity, whoever set it: under Spin
+    /// nothing strips a client's.
     pub fn of(req: &Request) -> Result<Self, ApiError> {
         let header = |name| req.header(name).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
-        let user_id = header("todo-user-id").ok_or_else(ApiError::unauthenticated)?;
-        Ok(Self { user_id: user_id.to_owned(), request_id: header("todo-request-id").unwrap_or("-").to_owned() })
+        let user_id = token_key()?
+            .verify_header(header("authorization"), todo_token::now())
+            .map_err(|err| ApiError::unauthorized(err.to_string()))?;
+        Ok(Self { user_id, request_id: header("todo-request-id").unwrap_or("-").to_owned() })
     }
 
     /// Ties a server-side failure to its request in the host's log (the
@@ -147,7 +158,24 @@ pub fn json_text(status: u16, body: String) -> Response {
 }
 
 pub fn error(err: &ApiError) -> Response {
-    json_text(err.status(), err.to_json().to_string())
+    let mut response = json_text(err.status(), err.to_json().to_string());
+    if err.code == ErrorCode::Unauthorized {
+        response.set_header("www-authenticate", "Bearer");
+    }
+    response
+}
+
+/// The key of the secret in `jwt_secret`. Without it (not mapped to the
+/// component, or no value: Spin resolves values when they are read) the
+/// component cannot authenticate anyone, the operator's mistake: 500.
+fn token_key() -> Result<todo_token::Key, ApiError> {
+    match spin_sdk::variables::get(SECRET_VARIABLE) {
+        Ok(secret) => Ok(todo_token::Key::new(secret.as_bytes())),
+        Err(err) => {
+            log::line(format_args!("reading variable {SECRET_VARIABLE}: {err:?}"));
+            Err(ApiError::internal(format!("the component cannot read its {SECRET_VARIABLE} variable")))
+        }
+    }
 }
 
 pub fn method_not_allowed(method: &Method, allow: &str) -> Response {

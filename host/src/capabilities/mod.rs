@@ -1,13 +1,14 @@
 //! The capabilities the host gives components, one module each, in the
 //! style of Spin's factors: `sql`, `state`, `pubsub` (with the transactional
-//! `outbox`) and `outbound_http`. Each holds its host side of the WIT
+//! `outbox`), `outbound_http` and Spin's `variables`. Each holds its host side of the WIT
 //! (`host.rs`), its configuration, its grants and its backends, and gives
 //! every instance a context of its own. Components reach a capability only
 //! through `todo:platform` (bindings in `wit`) and only as far as their
 //! manifest grants.
 //!
-//! This is the bottom layer: it imports only `metrics`, `telemetry` and
-//! `manifest` (for the grants), never the runtime or the triggers.
+//! This is the bottom layer: it imports only `metrics`, `telemetry`,
+//! `manifest` (for the grants) and `variables` (Spin's variable rules),
+//! never the runtime or the triggers.
 
 pub mod dapr_sidecar;
 pub mod outbound_http;
@@ -15,6 +16,7 @@ pub mod pubsub;
 pub mod sql;
 pub mod sqlite_file;
 pub mod state;
+pub mod variables;
 pub mod wit;
 
 use std::{collections::BTreeMap, sync::Arc};

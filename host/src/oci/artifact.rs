@@ -12,7 +12,9 @@
 //! the application's migrations under `metadata.tool.todo.migrations` (the
 //! files of `sqlite/` and `postgres/`). Our own trigger types travel as
 //! Spin's do: a trigger's table is its opaque `trigger_config`; a static
-//! trigger's `directory` becomes its `files`.
+//! trigger's `directory` becomes its `files`. Variables travel as Spin's:
+//! `[variables]` as the lock's `variables` (required means no `default`),
+//! a component's `[component.<id>.variables]` as its `config`.
 
 use super::OciError;
 use crate::locked::{ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Metadata};
@@ -121,7 +123,7 @@ pub fn assemble(manifest: &Manifest, raw: &toml::Table) -> Result<Artifact, OciE
         must_understand: Vec::new(),
         metadata,
         host_requirements: Metadata::new(),
-        variables: Metadata::new(),
+        variables: lock_variables(manifest),
         triggers,
         components,
     };
@@ -186,6 +188,39 @@ fn lock_triggers(manifest: &Manifest, raw: &toml::Table, layers: &mut Layers) ->
     Ok(triggers)
 }
 
+/// Spin's locked variables: `description`, `default` (none when required),
+/// `secret` (left out when false), as Spin writes them.
+fn lock_variables(manifest: &Manifest) -> Metadata {
+    let locked = manifest.variables.iter().map(|(name, v)| {
+        let mut locked = json!({});
+        for (key, value) in [("description", &v.description), ("default", &v.default)] {
+            if let Some(value) = value {
+                locked[key] = json!(value);
+            }
+        }
+        if v.secret {
+            locked["secret"] = true.into();
+        }
+        (name.clone(), locked)
+    });
+    locked.collect()
+}
+
+/// `[variables]` from the lock: a variable without a default is required.
+fn unpack_variables(lock: &LockedApp) -> Result<toml::Value, OciError> {
+    let mut variables = toml::Table::new();
+    for (name, locked) in &lock.variables {
+        let mut v = locked.clone();
+        let object = v.as_object_mut().ok_or_else(|| OciError::Format(format!("variable {name} is not a table")))?;
+        if object.get("default").is_none_or(Value::is_null) {
+            object.remove("default");
+            object.insert("required".into(), true.into());
+        }
+        variables.insert(name.clone(), to_toml(&v)?);
+    }
+    Ok(variables.into())
+}
+
 fn lock_components(
     manifest: &Manifest,
     raw: &toml::Table,
@@ -209,7 +244,7 @@ fn lock_components(
             source: LockedSource { content_type: "application/wasm".into(), content },
             env: BTreeMap::new(),
             files: Vec::new(),
-            config: BTreeMap::new(),
+            config: spec.variables.clone(),
             dependencies: Metadata::new(),
             host_requirements: Metadata::new(),
         });
@@ -236,9 +271,13 @@ pub fn unpack(lock: &LockedApp, blob: &dyn Fn(&str) -> Result<PathBuf, OciError>
                 table.insert(key.into(), to_toml(value)?);
             }
         }
+        if !c.config.is_empty() {
+            table.insert("variables".into(), to_toml(&json!(c.config))?);
+        }
         components.insert(c.id.clone(), table.into());
     }
     manifest.insert("component".into(), components.into());
+    manifest.insert("variables".into(), unpack_variables(lock)?);
     manifest.insert("trigger".into(), unpack_triggers(lock, dir, &place)?.into());
     let text = toml::to_string(&manifest).map_err(|e| OciError::Format(format!("writing spin.toml: {e}")))?;
     let path = dir.join("spin.toml");

@@ -12,6 +12,7 @@ use crate::capabilities::{
     pubsub::{host::PubSubData, host::PubSubView, Outcome},
     sql::host::{SqlData, SqlView},
     state::host::{StateData, StateView},
+    variables::{self, VariablesData},
     wit::{self, todo::platform},
 };
 use crate::manifest::Manifest;
@@ -78,6 +79,7 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     platform::types::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
     platform::pubsub::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
     platform::outbox::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
+    variables::add_to_linker::<_, VariablesData>(&mut linker, |s| &mut s.variables)?;
     Ok(linker)
 }
 

@@ -9,6 +9,7 @@ use crate::capabilities::{
     pubsub::host::PubSubCtx,
     sql::host::SqlCtx,
     state::host::StateCtx,
+    variables::{VariablesCapability, VariablesCtx},
     Capabilities,
 };
 use crate::manifest::Grants;
@@ -23,6 +24,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 /// What every instance of the application shares.
 pub struct AppContext {
     pub capabilities: Capabilities,
+    /// Each component's Spin variables, resolved when the app loads.
+    pub variables: VariablesCapability,
     pub limits: GuestLimits,
 }
 
@@ -69,6 +72,7 @@ pub struct InstanceState {
     pub sql: SqlCtx,
     pub state: StateCtx,
     pub pubsub: PubSubCtx,
+    pub variables: VariablesCtx,
     outbound: OutboundHttp,
     wasi: WasiCtx,
     http: WasiHttpCtx,
@@ -126,6 +130,7 @@ pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrant
         sql: capabilities.sql.instance(component, &grants.sql_databases),
         state: capabilities.state.instance(component, &grants.state_stores),
         pubsub: capabilities.pubsub.instance(component, &grants.publish_topics),
+        variables: app.variables.instance(component),
         outbound: OutboundHttp { component: component.clone(), allowed: grants.outbound.clone() },
         wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
         http: WasiHttpCtx::new(),

@@ -1,8 +1,11 @@
-//! The HTTP trigger: host endpoints (health, readiness, development
-//! sign-in) and every `[[trigger.http]]` route, authenticated by the host
-//! before a component sees the request.
+//! The HTTP trigger: host endpoints (health, readiness, metrics) and every
+//! `[[trigger.http]]` route. Components authenticate their own requests
+//! (the bearer token, with the `jwt_secret` variable), as they must under
+//! Spin, where nothing else would: the host forwards `Authorization`, and
+//! only removes a client's `todo-user-id` (no identity comes from headers)
+//! and sets `todo-request-id`.
 
-use crate::auth::{valid_user_id, Auth};
+use crate::auth::Auth;
 use crate::manifest::Manifest;
 use crate::runtime::components::Components;
 use crate::runtime::failure;
@@ -11,7 +14,7 @@ use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::get,
     Json, Router,
 };
 use bytes::Bytes;
@@ -20,7 +23,6 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use serde::Deserialize;
 use std::sync::{
     atomic::{AtomicBool, Ordering},
     Arc,
@@ -34,13 +36,16 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// hyper's connections and on the streams' own: more gets 431.
 pub const MAX_HEAD_BYTES: usize = 32 << 10;
 pub use super::head_deadline::HEAD_TIMEOUT;
-/// Headers the host sets for components; never taken from clients.
+/// The identity header hosts used to set: removed from every request, so
+/// that nothing downstream can mistake a client's claim for an identity.
 pub const USER_ID_HEADER: &str = "todo-user-id";
+/// Set by the host on every request; never taken from clients.
 pub const REQUEST_ID_HEADER: &str = "todo-request-id";
 
 pub struct HttpServer {
     pub manifest: Arc<Manifest>,
     pub components: Arc<Components>,
+    /// Verifies the tokens of the event stream, the one route the host serves itself.
     pub auth: Auth,
     /// The `[[trigger.sse]]` stream, if the app has one.
     pub hub: Option<Arc<super::sse::Hub>>,
@@ -49,27 +54,14 @@ pub struct HttpServer {
 }
 
 pub fn router(server: Arc<HttpServer>) -> Router {
-    let mut router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }),
-        )
-        .route("/auth/dev/sign-in", post(dev_sign_in))
-        .route("/auth/sign-out", post(sign_out));
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(readyz)).route(
+        "/metrics",
+        get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }),
+    );
     if let Some(hub) = &server.hub {
         router = router.route(&hub.trigger.route, get(super::sse::stream::handler));
     }
     router.fallback(dispatch).with_state(server)
-}
-
-/// The stream cookie for `token` (`max_age` 0 clears it), scoped to the
-/// stream's route so it cannot authenticate a change; none without a stream.
-fn stream_cookie(server: &HttpServer, token: &str, max_age: i64) -> Option<(header::HeaderName, String)> {
-    let route = &server.hub.as_ref()?.trigger.route;
-    let name = super::sse::stream::COOKIE;
-    Some((header::SET_COOKIE, format!("{name}={token}; Path={route}; HttpOnly; SameSite=Strict; Max-Age={max_age}")))
 }
 
 /// Serves `server` on `listener` (streams held natively, the rest through
@@ -145,63 +137,13 @@ async fn readyz(State(server): State<Arc<HttpServer>>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignIn {
-    user_id: String,
-}
-
-/// Development sign-in: a token for any user id. Off when `TODO_JWT_SECRET` is set.
-async fn dev_sign_in(State(server): State<Arc<HttpServer>>, body: Bytes) -> Response {
-    if !server.auth.dev_sign_in {
-        return error(StatusCode::NOT_FOUND, "not_found", "development sign-in is off (TODO_JWT_SECRET is set)");
-    }
-    let request: SignIn = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error(StatusCode::BAD_REQUEST, "malformed_json", format!("expected {{\"user_id\": \"...\"}}: {e}"))
-        }
-    };
-    if !valid_user_id(&request.user_id) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "user_id: 1-128 of letters, digits and ._@+-",
-        );
-    }
-    let ttl = chrono::Duration::hours(12);
-    let (token, expires) = server.auth.issue(&request.user_id, ttl);
-    // The cookie only authenticates the event stream (a browser EventSource
-    // cannot send headers), so it cannot be used to change anything.
-    let cookie = stream_cookie(&server, &token, ttl.num_seconds());
-    let body =
-        Json(serde_json::json!({ "token": token, "user_id": request.user_id, "expires_at": expires.to_rfc3339() }));
-    (axum::response::AppendHeaders(cookie), body).into_response()
-}
-
-/// Clears the stream cookie (tokens themselves expire; the client drops its copy).
-async fn sign_out(State(server): State<Arc<HttpServer>>) -> Response {
-    (StatusCode::NO_CONTENT, axum::response::AppendHeaders(stream_cookie(&server, "", 0))).into_response()
-}
-
-/// Routes a request to its component: authenticate (unless the route is
-/// public), bound the body, then instantiate the component fresh and let it
-/// answer.
+/// Routes a request to its component: bound the body, then instantiate the
+/// component fresh and let it answer (and authenticate the caller).
 async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Response {
     let Some(route) = server.manifest.route(request.uri().path()) else {
         return serve_static(&server.manifest, request).await;
     };
-    let (component, route_pattern, public) = (route.component.clone(), route.route.clone(), route.public);
-    let header = request.headers().get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-    let user_id = match server.auth.verify_header(header) {
-        _ if public => None,
-        Ok(user_id) => Some(user_id),
-        Err(e) => {
-            let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string());
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
-    };
+    let (component, route_pattern) = (route.component.clone(), route.route.clone());
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(
         "request",
@@ -212,14 +154,10 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
     let traceparent = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
     crate::telemetry::set_parent(&span, traceparent);
     async move {
-        let mut request = match prepare(request, user_id.as_deref().unwrap_or_default(), &request_id).await {
+        let request = match prepare(request, &request_id).await {
             Ok(request) => request,
             Err(response) => return response,
         };
-        if user_id.is_none() {
-            // A public route names no user, not an empty one (nor one a client sent).
-            request.headers_mut().remove(USER_ID_HEADER);
-        }
         let started = std::time::Instant::now();
         let response = match call(&server.components, &component, request).await {
             Ok(response) => response,
@@ -269,7 +207,7 @@ async fn serve_static(manifest: &Manifest, request: Request) -> Response {
 }
 
 /// Reads the body (at most `MAX_BODY_BYTES`) and sets the host's headers.
-async fn prepare(request: Request, user_id: &str, request_id: &str) -> Result<http::Request<Full<Bytes>>, Response> {
+async fn prepare(request: Request, request_id: &str) -> Result<http::Request<Full<Bytes>>, Response> {
     let (mut parts, body) = request.into_parts();
     let too_large = || {
         error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {MAX_BODY_BYTES} bytes"))
@@ -285,7 +223,6 @@ async fn prepare(request: Request, user_id: &str, request_id: &str) -> Result<ht
     };
     parts.headers.remove(USER_ID_HEADER);
     parts.headers.remove(REQUEST_ID_HEADER);
-    parts.headers.insert(USER_ID_HEADER, HeaderValue::from_str(user_id).expect("user ids are header-safe"));
     parts.headers.insert(REQUEST_ID_HEADER, HeaderValue::from_str(request_id).expect("a uuid is header-safe"));
     if !parts.headers.contains_key(header::HOST) {
         parts.headers.insert(header::HOST, HeaderValue::from_static("localhost"));

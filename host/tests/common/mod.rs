@@ -24,7 +24,8 @@ fn wasm(package: &str) -> PathBuf {
 }
 
 /// The components the test manifest runs, besides the test component.
-pub const COMPONENTS: [&str; 4] = ["task-api", "notification-handler", "recurring-handler", "reminder-checker"];
+pub const COMPONENTS: [&str; 5] =
+    ["task-api", "notification-handler", "recurring-handler", "reminder-checker", "sign-in"];
 
 /// Builds the guest components once per test binary.
 pub fn build_components() {
@@ -48,7 +49,10 @@ pub fn build_components() {
 /// `@every 1h` so that it only runs when a test runs it with `Host::job`),
 /// plus the test component on `/test/...`, subscribed to `test`,
 /// `task-events` and `reminders` and ticking every second, granted every
-/// store and topic and the outbound hosts of `options`.
+/// store and topic and the outbound hosts of `options`. The variables are
+/// spin.toml's (`jwt_secret` for every HTTP component, `dev_sign_in` for the
+/// sign-in) plus `options.variables`; the test component reads `jwt_secret`
+/// and `greeting`.
 pub fn manifest(options: &Options) -> String {
     let outbound: Vec<String> = options.test_guest_outbound.iter().map(|h| format!("{h:?}")).collect();
     format!(
@@ -58,6 +62,11 @@ spin_manifest_version = 2
 name = "todo-test"
 [application.tool.todo]
 migrations = "migrations"
+
+[variables]
+jwt_secret = {{ required = true, secret = true }}
+dev_sign_in = {{ default = "false" }}
+{}
 
 [[trigger.sse]]
 route = "/api/stream/tasks"
@@ -75,6 +84,10 @@ component = "notification-handler"
 [[trigger.http]]
 route = "/test/..."
 component = "test-guest"
+
+[[trigger.http]]
+route = "/auth/..."
+component = "sign-in"
 
 [[trigger.static]]
 route = "/..."
@@ -123,12 +136,16 @@ source = "{}"
 [component.task-api.tool.todo]
 sql_databases = ["default"]
 publish_topics = ["task-events", "task-updates"]
+[component.task-api.variables]
+jwt_secret = "{{{{ jwt_secret }}}}"
 
 [component.notification-handler]
 source = "{}"
 [component.notification-handler.tool.todo]
 sql_databases = ["default"]
 publish_topics = ["task-updates"]
+[component.notification-handler.variables]
+jwt_secret = "{{{{ jwt_secret }}}}"
 
 [component.recurring-handler]
 source = "{}"
@@ -143,16 +160,28 @@ sql_databases = ["default"]
 state_stores = ["default"]
 publish_topics = ["reminders"]
 
+[component.sign-in]
+source = "{}"
+[component.sign-in.variables]
+jwt_secret = "{{{{ jwt_secret }}}}"
+dev_sign_in = "{{{{ dev_sign_in }}}}"
+stream_route = "/api/stream/tasks"
+
 [component.test-guest]
 source = "{}"
 allowed_outbound_hosts = [{}]
+[component.test-guest.variables]
+jwt_secret = "{{{{ jwt_secret }}}}"
+greeting = "hello from {{{{ dev_sign_in }}}}"
 [component.test-guest.tool.todo]
 {}
 "#,
+        options.variables,
         wasm("task-api").display(),
         wasm("notification-handler").display(),
         wasm("recurring-handler").display(),
         wasm("reminder-checker").display(),
+        wasm("sign-in").display(),
         options.test_guest.display(),
         outbound.join(", "),
         options.test_guest_grants
@@ -180,6 +209,8 @@ pub struct Options {
     pub transaction_timeout_ms: u64,
     /// The test component's `[component.test-guest.tool.todo]` grants.
     pub test_guest_grants: String,
+    /// More `[variables]` lines.
+    pub variables: String,
 }
 
 /// Everything: the default database and store, any topic.
@@ -199,6 +230,7 @@ impl Default for Options {
             test_guest_outbound: Vec::new(),
             transaction_timeout_ms: 5_000,
             test_guest_grants: ALL_GRANTS.into(),
+            variables: String::new(),
         }
     }
 }
@@ -634,13 +666,14 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// A valid token for `user`.
 pub fn token(user: &str) -> String {
-    let claims = serde_json::json!({ "sub": user, "exp": chrono::Utc::now().timestamp() + 3600 });
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
+    signed(SECRET, user, 3600)
+}
+
+/// A token for `user` signed with `secret`, expiring `ttl_seconds` from now
+/// (in the past when negative).
+pub fn signed(secret: &str, user: &str, ttl_seconds: i64) -> String {
+    let now = todo_token::now();
+    todo_token::Key::new(secret.as_bytes()).issue(user, now, now + ttl_seconds)
 }
 
 /// An HTTP client acting as `user`.
