@@ -1,5 +1,6 @@
 import { render } from 'preact'
 import { App } from './components/App'
+import { loadConfig } from './config'
 import './styles.css'
 
-render(<App />, document.getElementById('app') as HTMLElement)
+void loadConfig().then((config) => render(<App config={config} />, document.getElementById('app') as HTMLElement))

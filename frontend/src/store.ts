@@ -50,6 +50,8 @@ export function markNotificationsRead(notifications: Notification[], ids: string
 export interface DashboardOptions {
   api: Api
   token: string
+  /** The live stream: the same origin's, or another's that allows this one. */
+  streamUrl: string
   /** The server refused the session: show the sign-in with this reason. */
   onSignedOut(reason: string): void
   openStream?: (options: LiveStreamOptions) => Pick<LiveStream, 'start' | 'stop'>
@@ -70,7 +72,7 @@ export class Dashboard {
     this.api = options.api
     const open = options.openStream ?? ((o: LiveStreamOptions) => new LiveStream(o))
     this.stream = open({
-      url: '/api/stream/tasks',
+      url: options.streamUrl,
       token: options.token,
       onEvent: (event) => void this.enqueue(() => this.apply(event)),
       onOpen: (resumed) => {

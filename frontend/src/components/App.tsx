@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'preact/hooks'
+import type { Config } from '../config'
 import { clearSession, loadSession, saveSession } from '../session'
 import type { Session } from '../types'
 import { Board } from './Board'
 import { SignIn } from './SignIn'
 
 /** Signed out: the sign-in; signed in: the board. Tabs follow each other's sign-in and sign-out. */
-export function App() {
+export function App({ config }: { config: Config }) {
   const [session, setSession] = useState(() => loadSession(localStorage))
   const [notice, setNotice] = useState<string | null>(null)
 
@@ -27,5 +28,5 @@ export function App() {
   }
 
   if (session === null) return <SignIn notice={notice} onSignedIn={signIn} />
-  return <Board key={session.token} session={session} onSignOut={signOut} />
+  return <Board key={session.token} session={session} streamUrl={config.streamUrl} onSignOut={signOut} />
 }

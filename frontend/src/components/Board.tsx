@@ -12,14 +12,16 @@ import { TaskPanel } from './TaskPanel'
 
 interface Props {
   session: Session
+  /** Where the live stream is (see `config.ts`). */
+  streamUrl: string
   onSignOut(reason: string | null): void
 }
 
 /** The signed-in page: header, errors, the list and, when one is open, a task's panel. */
-export function Board({ session, onSignOut }: Props) {
+export function Board({ session, streamUrl, onSignOut }: Props) {
   const dashboard = useMemo(
-    () => new Dashboard({ api: new Api(session.token), token: session.token, onSignedOut: onSignOut }),
-    [session.token],
+    () => new Dashboard({ api: new Api(session.token), token: session.token, streamUrl, onSignedOut: onSignOut }),
+    [session.token, streamUrl],
   )
   useEffect(() => {
     dashboard.start()

@@ -32,6 +32,7 @@ function dashboard(routes: Record<string, Handler>) {
   const board = new Dashboard({
     api: new Api('t', host.fetchFn),
     token: 't',
+    streamUrl: 'http://127.0.0.1:3001/api/stream/tasks',
     onSignedOut: (reason) => signedOut.push(reason),
     openStream: (options) => {
       stream = options
@@ -65,6 +66,11 @@ describe('addNotification', () => {
 })
 
 describe('Dashboard', () => {
+  it('opens the stream where the configuration says', () => {
+    const { stream } = dashboard({})
+    expect(stream().url).toBe('http://127.0.0.1:3001/api/stream/tasks')
+  })
+
   it('refetches at start, on resync and when the stream opens without resuming, not on a resume', async () => {
     const { board, host, stream, event } = dashboard({ 'GET /api/todos': () => json(200, { items: [task()], next_cursor: null }) })
     board.start()
