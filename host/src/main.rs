@@ -64,6 +64,9 @@ enum Command {
         /// The scheduled time, RFC 3339 [default: now].
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Runs the component composed with its dependencies, as `up --compose-dependencies`.
+        #[arg(long)]
+        compose_dependencies: bool,
     },
     /// Manages component versions through a running host's admin API.
     Component {
@@ -218,6 +221,11 @@ struct UpArgs {
     /// spin-operator passes `spec.components` so).
     #[arg(long = "component-id", env = "SPIN_COMPONENTS_TO_RETAIN", value_delimiter = ',')]
     component_ids: Vec<String>,
+    /// Runs each component composed with its `[component.<id>.dependencies]`
+    /// (the platform adapter on Spin's SQLite interface, as under Spin)
+    /// instead of on the native `todo:platform`.
+    #[arg(long)]
+    compose_dependencies: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -276,8 +284,9 @@ fn main() -> anyhow::Result<()> {
             builder::build(&manifest, true)
         }
         Command::Up(args) => runtime.block_on(up(args)),
-        Command::Job { manifest, data, limits, component, at } => runtime.block_on(async {
-            let (source, manifest) = manifest.resolve().await?;
+        Command::Job { manifest, data, limits, component, at, compose_dependencies } => runtime.block_on(async {
+            let (source, mut manifest) = manifest.resolve().await?;
+            manifest.compose_dependencies = compose_dependencies;
             let settings = limits.settings(&data, &source, &manifest)?;
             let at = at.map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
             app::job(manifest, &settings, &component, at).await
@@ -369,6 +378,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     selection::retain(&mut manifest, &args.component_ids)?;
     let settings = args.limits.settings(&args.data, &source, &manifest)?;
+    manifest.compose_dependencies = args.compose_dependencies;
     let manifest = Arc::new(manifest);
     let serve = app::Serve {
         manifest_file: source.manifest_file.clone(),

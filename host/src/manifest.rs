@@ -29,6 +29,10 @@ pub struct Manifest {
     /// The directory holding the manifest: relative paths start there.
     #[serde(skip)]
     pub dir: PathBuf,
+    /// Whether components run composed with their `dependencies`
+    /// (`up --compose-dependencies`) rather than on the native platform.
+    #[serde(skip)]
+    pub compose_dependencies: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +169,20 @@ pub struct ComponentSpec {
     pub source: PathBuf,
     #[serde(default)]
     pub build: Option<BuildSpec>,
+    /// The databases it may open through Spin's SQLite interface
+    /// (`fermyon:spin/sqlite`), as in Spin.
+    #[serde(default)]
+    pub sqlite_databases: Vec<String>,
+    /// Spin's component dependencies: what satisfies some of its imports
+    /// (`"todo:platform" = { component = "platform-adapter" }`). This host
+    /// provides `todo:platform` natively and ignores them, unless
+    /// `up --compose-dependencies` composes them in.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, Dependency>,
+    /// Whether the dependencies may use what the component is granted (as
+    /// in Spin; without it they get nothing).
+    #[serde(default)]
+    pub dependencies_inherit_configuration: bool,
     /// Where the component may send HTTP requests (Spin's syntax).
     #[serde(default)]
     pub allowed_outbound_hosts: Vec<String>,
@@ -189,6 +207,27 @@ pub struct Variable {
     pub default: Option<String>,
     #[serde(default)]
     pub secret: bool,
+}
+
+/// A component dependency in one of Spin's forms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Dependency {
+    /// Another component of the application.
+    Component {
+        component: String,
+        #[serde(default)]
+        export: Option<String>,
+    },
+    /// A local Wasm file, relative to the manifest.
+    Path {
+        path: PathBuf,
+        #[serde(default)]
+        export: Option<String>,
+    },
+    /// Spin's registry and URL forms (`"1.0"`, `{ version = ... }`,
+    /// `{ url = ... }`): kept to be refused when composing.
+    Other(toml::Value),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -219,6 +258,8 @@ pub struct Grants {
     pub sql_databases: Vec<String>,
     pub state_stores: Vec<String>,
     pub publish_topics: Vec<String>,
+    /// Labels for Spin's SQLite interface (`sqlite_databases`).
+    pub sqlite_databases: Vec<String>,
     pub allowed_outbound_hosts: Vec<String>,
 }
 
@@ -229,6 +270,7 @@ impl ComponentSpec {
             sql_databases: todo.sql_databases.clone(),
             state_stores: todo.state_stores.clone(),
             publish_topics: todo.publish_topics.clone(),
+            sqlite_databases: self.sqlite_databases.clone(),
             allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
         }
     }
@@ -420,6 +462,29 @@ mod tests {
         assert!(grants.state_stores.is_empty());
         assert!(m.component["other"].grants().sql_databases.is_empty(), "nothing listed, nothing granted");
         assert!(m.migrations_dir().is_none());
+    }
+
+    #[test]
+    fn reads_spin_dependencies_and_sqlite_grants() {
+        let m = manifest(&format!(
+            "{BASE}{}",
+            r#"
+            sqlite_databases = ["default"]
+            dependencies_inherit_configuration = true
+            [component.other.dependencies]
+            "todo:platform" = { component = "api" }
+            "a:b/c" = { path = "dep.wasm", export = "a:b/c@1.0.0" }
+            "x:y" = "1.0.0"
+            "#
+        ))
+        .unwrap();
+        let other = &m.component["other"];
+        assert_eq!(other.grants().sqlite_databases, ["default"]);
+        assert!(other.dependencies_inherit_configuration);
+        assert!(matches!(&other.dependencies["todo:platform"], Dependency::Component { component, export: None } if component == "api"));
+        assert!(matches!(&other.dependencies["a:b/c"], Dependency::Path { export: Some(e), .. } if e == "a:b/c@1.0.0"));
+        assert!(matches!(&other.dependencies["x:y"], Dependency::Other(toml::Value::String(v)) if v == "1.0.0"));
+        assert!(m.component["api"].dependencies.is_empty() && !m.component["api"].dependencies_inherit_configuration);
     }
 
     #[test]

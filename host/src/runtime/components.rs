@@ -4,6 +4,7 @@
 //! active version can be swapped while it serves (see `versions`).
 
 use super::bindings::{handler::EventHandlerComponentPre, scheduled::ScheduledComponentPre};
+use super::compose;
 use super::engine::compile_cached;
 use super::failure;
 use super::store::{new_store, AppContext, ComponentGrants, InstanceState, Store};
@@ -11,11 +12,12 @@ use super::versions::{Slot, SwapError, VersionInfo};
 use crate::capabilities::{
     pubsub::{host::PubSubData, host::PubSubView, Outcome},
     sql::host::{SqlData, SqlView},
+    sql::spin::{self as spin_sqlite, SpinSqliteData, SpinSqliteView},
     state::host::{StateData, StateView},
     variables::{self, VariablesData},
     wit::{self, todo::platform},
 };
-use crate::manifest::Manifest;
+use crate::manifest::{ComponentSpec, Grants, Manifest};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use std::{
@@ -68,6 +70,10 @@ fn pubsub_view(s: &mut InstanceState) -> PubSubView<'_> {
     PubSubView { ctx: &mut s.pubsub, table: &mut s.table }
 }
 
+fn spin_sqlite_view(s: &mut InstanceState) -> SpinSqliteView<'_> {
+    SpinSqliteView { ctx: &mut s.spin_sqlite, table: &mut s.table }
+}
+
 /// WASI, wasi-http and each capability's interfaces, each capability
 /// seeing only its own context of the instance.
 fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
@@ -79,8 +85,20 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     platform::types::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
     platform::pubsub::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
     platform::outbox::add_to_linker::<_, PubSubData>(&mut linker, pubsub_view)?;
+    spin_sqlite::sqlite::add_to_linker::<_, SpinSqliteData>(&mut linker, spin_sqlite_view)?;
     variables::add_to_linker::<_, VariablesData>(&mut linker, |s| &mut s.variables)?;
     Ok(linker)
+}
+
+/// A component's grants; composed with dependencies that do not inherit
+/// its configuration, none of Spin's SQLite (the dependencies' only way to
+/// it), as Spin gives such dependencies nothing.
+fn grants(manifest: &Manifest, spec: &ComponentSpec) -> Grants {
+    let mut grants = spec.grants();
+    if manifest.compose_dependencies && !spec.dependencies.is_empty() && !spec.dependencies_inherit_configuration {
+        grants.sqlite_databases.clear();
+    }
+    grants
 }
 
 fn roles(manifest: &Manifest, id: &str) -> Roles {
@@ -103,11 +121,15 @@ impl Components {
         let linker = linker(&engine)?;
         let mut this = Self { engine, app, linker, cache_dir: cache_dir.to_owned(), slots: BTreeMap::new() };
         for (id, spec) in manifest.component.iter().filter(|(id, _)| only.is_none_or(|o| o == id.as_str())) {
-            let grants = ComponentGrants::new(id, &spec.grants(), &this.app.capabilities)?;
+            let grants = ComponentGrants::new(id, &grants(manifest, spec), &this.app.capabilities)?;
             let path = manifest.source_path(spec);
             let bytes = std::fs::read(&path).with_context(|| {
                 format!("reading component {id} from {} (build it with `todo-host build`)", path.display())
             })?;
+            let bytes = match manifest.compose_dependencies {
+                true => compose::compose(manifest, id, spec, bytes, cache_dir)?,
+                false => bytes,
+            };
             let roles = roles(manifest, id);
             let loaded = this.compile(id, &bytes, roles)?;
             this.slots.insert(id.clone(), Slot::new(roles, grants, loaded, path.display().to_string()));

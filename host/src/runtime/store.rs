@@ -7,7 +7,7 @@ use super::failure::{MemoryLimitExceeded, TimeLimitExceeded};
 use crate::capabilities::{
     outbound_http::{AllowedHosts, OutboundHttp},
     pubsub::host::PubSubCtx,
-    sql::host::SqlCtx,
+    sql::{host::SqlCtx, spin::SpinSqliteCtx},
     state::host::StateCtx,
     variables::{VariablesCapability, VariablesCtx},
     Capabilities,
@@ -45,6 +45,7 @@ pub struct ComponentGrants {
     pub sql_databases: Arc<[String]>,
     pub state_stores: Arc<[String]>,
     pub publish_topics: Arc<[String]>,
+    pub sqlite_databases: Arc<[String]>,
     pub outbound: Arc<AllowedHosts>,
 }
 
@@ -55,6 +56,7 @@ impl ComponentGrants {
     pub fn new(component: &str, grants: &Grants, capabilities: &Capabilities) -> anyhow::Result<Self> {
         capabilities.sql.check_grants(component, &grants.sql_databases)?;
         capabilities.state.check_grants(component, &grants.state_stores)?;
+        capabilities.sql.check_sqlite_grants(component, &grants.sqlite_databases)?;
         let outbound = AllowedHosts::parse(&grants.allowed_outbound_hosts)
             .map_err(|e| anyhow::anyhow!("component {component:?}: {e:#}"))?;
         Ok(Self {
@@ -62,6 +64,7 @@ impl ComponentGrants {
             sql_databases: grants.sql_databases.clone().into(),
             state_stores: grants.state_stores.clone().into(),
             publish_topics: grants.publish_topics.clone().into(),
+            sqlite_databases: grants.sqlite_databases.clone().into(),
             outbound: Arc::new(outbound),
         })
     }
@@ -72,6 +75,7 @@ pub struct InstanceState {
     pub sql: SqlCtx,
     pub state: StateCtx,
     pub pubsub: PubSubCtx,
+    pub spin_sqlite: SpinSqliteCtx,
     pub variables: VariablesCtx,
     outbound: OutboundHttp,
     wasi: WasiCtx,
@@ -130,6 +134,7 @@ pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrant
         sql: capabilities.sql.instance(component, &grants.sql_databases),
         state: capabilities.state.instance(component, &grants.state_stores),
         pubsub: capabilities.pubsub.instance(component, &grants.publish_topics),
+        spin_sqlite: capabilities.sql.spin_instance(component, &grants.sqlite_databases),
         variables: app.variables.instance(component),
         outbound: OutboundHttp { component: component.clone(), allowed: grants.outbound.clone() },
         wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
