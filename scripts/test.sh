@@ -19,6 +19,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every crate's unit tests (the guests' natively too), then the host's
 # integration tests with the real components on the embedded backend.
 cargo test --workspace --locked
+# The suites of the platform's components again as Spin runs them: each
+# composed with components/platform-adapter (`up --compose-dependencies`),
+# on the host's Spin SQLite interface (tests/spin_adapter.rs ran above).
+TODO_TEST_COMPOSE=1 cargo test --locked -p todo-host --test task_api --test notifications --test recurring --test reminders
 
 # The host's suites again on the distributed backend: PostgreSQL for `sql`,
 # and each test host with its own daprd (dapr/'s files with the local

@@ -24,8 +24,39 @@ fn wasm(package: &str) -> PathBuf {
 }
 
 /// The components the test manifest runs, besides the test component.
-pub const COMPONENTS: [&str; 5] =
-    ["task-api", "notification-handler", "recurring-handler", "reminder-checker", "sign-in"];
+pub const COMPONENTS: [&str; 6] =
+    ["task-api", "notification-handler", "recurring-handler", "reminder-checker", "sign-in", "platform-adapter"];
+
+/// The components that import `todo:platform`: composed with the platform
+/// adapter when the tests run composed.
+pub const PLATFORM_COMPONENTS: [&str; 5] =
+    ["task-api", "notification-handler", "recurring-handler", "reminder-checker", "test-guest"];
+
+/// Whether the tests run as Spin would run the app (`TODO_TEST_COMPOSE`):
+/// every component importing `todo:platform` composed with
+/// components/platform-adapter (`up --compose-dependencies`), which runs
+/// the platform on the host's Spin SQLite interface.
+pub fn composed() -> bool {
+    std::env::var_os("TODO_TEST_COMPOSE").is_some()
+}
+
+/// `manifest` with the platform components depending on the platform
+/// adapter, as spin.toml has them.
+pub fn with_adapter(manifest: &str) -> String {
+    let mut table: toml::Table = toml::from_str(manifest).unwrap();
+    let components = table["component"].as_table_mut().unwrap();
+    for id in PLATFORM_COMPONENTS {
+        let component = components[id].as_table_mut().unwrap();
+        component.insert("sqlite_databases".into(), toml::Value::Array(vec!["default".into()]));
+        component.insert("dependencies_inherit_configuration".into(), true.into());
+        let adapter = toml::Table::from_iter([("component".to_owned(), "platform-adapter".into())]);
+        let dependencies = toml::Table::from_iter([("todo:platform".to_owned(), adapter.into())]);
+        component.insert("dependencies".into(), dependencies.into());
+    }
+    let source = wasm("platform-adapter").display().to_string();
+    components.insert("platform-adapter".into(), toml::Table::from_iter([("source".to_owned(), source.into())]).into());
+    toml::to_string(&table).unwrap()
+}
 
 /// Builds the guest components once per test binary.
 pub fn build_components() {
@@ -54,6 +85,15 @@ pub fn build_components() {
 /// sign-in) plus `options.variables`; the test component reads `jwt_secret`
 /// and `greeting`.
 pub fn manifest(options: &Options) -> String {
+    let manifest = native_manifest(options);
+    if options.compose {
+        with_adapter(&manifest)
+    } else {
+        manifest
+    }
+}
+
+fn native_manifest(options: &Options) -> String {
     let outbound: Vec<String> = options.test_guest_outbound.iter().map(|h| format!("{h:?}")).collect();
     format!(
         r#"
@@ -61,7 +101,7 @@ spin_manifest_version = 2
 [application]
 name = "todo-test"
 [application.tool.todo]
-migrations = "migrations"
+{migrations}
 
 [variables]
 jwt_secret = {{ required = true, secret = true }}
@@ -184,7 +224,8 @@ greeting = "hello from {{{{ dev_sign_in }}}}"
         wasm("sign-in").display(),
         options.test_guest.display(),
         outbound.join(", "),
-        options.test_guest_grants
+        options.test_guest_grants,
+        migrations = if options.app_migrations { "migrations = \"migrations\"" } else { "" },
     )
 }
 
@@ -211,6 +252,11 @@ pub struct Options {
     pub test_guest_grants: String,
     /// More `[variables]` lines.
     pub variables: String,
+    /// Run the platform components composed with the platform adapter
+    /// (default: `composed()`).
+    pub compose: bool,
+    /// Give the host the application's migrations (`[application.tool.todo]`).
+    pub app_migrations: bool,
 }
 
 /// Everything: the default database and store, any topic.
@@ -231,6 +277,8 @@ impl Default for Options {
             transaction_timeout_ms: 5_000,
             test_guest_grants: ALL_GRANTS.into(),
             variables: String::new(),
+            compose: composed(),
+            app_migrations: true,
         }
     }
 }
@@ -460,6 +508,9 @@ impl Host {
         if self.options.watch {
             command.arg("--watch");
         }
+        if self.options.compose {
+            command.arg("--compose-dependencies");
+        }
         let mut child = command.spawn().expect("starting todo-host");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -552,6 +603,7 @@ impl Host {
             .envs(self.backend_env())
             .args(["job", component, "--at", at, "-f"])
             .arg(self.dir.path().join("spin.toml"))
+            .args(self.options.compose.then_some("--compose-dependencies"))
             .output()
             .await
             .expect("running todo-host job");
