@@ -319,28 +319,28 @@ impl Consumer {
 
     async fn save(&self, seq: i64, dead_letter: Option<&(Message, String)>) -> Result<(), SqlError> {
         let sub = &self.subscription;
+        const MOVE: &str = "UPDATE pubsub_cursor SET position = $2, moved_at = $3 WHERE subscription = $1";
+        let moved = vec![Value::Text(sub.name.clone()), Value::Integer(seq), Value::Integer(now_millis())];
+        let Some((message, reason)) = dead_letter else {
+            // One statement, committed on its own: no transaction to open.
+            return self.sql.execute(MOVE, moved).await.map(drop);
+        };
         let mut tx = self.sql.begin().await?;
-        if let Some((message, reason)) = dead_letter {
-            tx.execute(
-                "INSERT INTO pubsub_dead_letter (topic, subscription, event_id, partition_key, event, reason, at_millis)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                vec![
-                    Value::Text(sub.dead_letter_topic.clone()),
-                    Value::Text(sub.name.clone()),
-                    Value::Text(message.event_id.clone()),
-                    Value::Text(message.partition_key.clone()),
-                    Value::Text(message.event.clone()),
-                    Value::Text(reason.clone()),
-                    Value::Integer(now_millis()),
-                ],
-            )
-            .await?;
-        }
         tx.execute(
-            "UPDATE pubsub_cursor SET position = $2, moved_at = $3 WHERE subscription = $1",
-            vec![Value::Text(sub.name.clone()), Value::Integer(seq), Value::Integer(now_millis())],
+            "INSERT INTO pubsub_dead_letter (topic, subscription, event_id, partition_key, event, reason, at_millis)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            vec![
+                Value::Text(sub.dead_letter_topic.clone()),
+                Value::Text(sub.name.clone()),
+                Value::Text(message.event_id.clone()),
+                Value::Text(message.partition_key.clone()),
+                Value::Text(message.event.clone()),
+                Value::Text(reason.clone()),
+                Value::Integer(now_millis()),
+            ],
         )
         .await?;
+        tx.execute(MOVE, moved).await?;
         tx.commit().await
     }
 }

@@ -1,6 +1,11 @@
 //! `sql` on SQLite: one writer connection (SQLite has one writer at a time,
 //! so the host queues writers instead of letting them spin on SQLITE_BUSY)
-//! and a small pool of read-only connections.
+//! and a small pool of read-only connections. A transaction's BEGIN waits
+//! for the file's write lock off the async threads (another process may
+//! hold it); once it holds the lock, its statements and its COMMIT run
+//! where the guest's call runs, without a thread hop each: they never wait
+//! for anyone (WAL, `synchronous = NORMAL`: a commit appends to the log
+//! and does not sync).
 
 use super::{Constraint, ConstraintKind, Dialect, RowSet, Sql, SqlError, SqlTransaction, Value};
 use crate::capabilities::sqlite_file::{blocking, open, Checkpointer};
@@ -98,65 +103,49 @@ impl Sql for SqliteSql {
     }
 }
 
-/// Holds the writer connection from BEGIN to COMMIT / ROLLBACK.
+/// Holds the writer connection (and the file's write lock) from BEGIN to
+/// COMMIT / ROLLBACK.
 struct SqliteTransaction {
     conn: Option<OwnedMutexGuard<Connection>>,
 }
 
 impl SqliteTransaction {
-    async fn run<T: Send + 'static>(
-        &mut self,
-        f: impl FnOnce(&mut Connection) -> Result<T, SqlError> + Send + 'static,
-    ) -> Result<T, SqlError> {
-        let mut conn = self.conn.take().ok_or(SqlError::TransactionClosed)?;
-        let (conn, result) = blocking(move || {
-            let result = f(&mut conn);
-            (conn, result)
-        })
-        .await;
-        self.conn = Some(conn);
-        result
+    fn run<T>(&mut self, f: impl FnOnce(&mut Connection) -> Result<T, SqlError>) -> Result<T, SqlError> {
+        f(self.conn.as_mut().ok_or(SqlError::TransactionClosed)?)
     }
 
-    async fn finish(&mut self, sql: &'static str) -> Result<(), SqlError> {
+    fn finish(&mut self, sql: &'static str) -> Result<(), SqlError> {
         let conn = self.conn.take().ok_or(SqlError::TransactionClosed)?;
-        blocking(move || match conn.execute_batch(sql) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // A failed COMMIT leaves the transaction open: end it so the
-                // writer connection goes back clean.
-                let error = map_err(&conn, e);
-                let _ = conn.execute_batch("ROLLBACK");
-                Err(error)
-            }
+        conn.execute_batch(sql).map_err(|e| {
+            // A failed COMMIT leaves the transaction open: end it so the
+            // writer connection goes back clean.
+            let error = map_err(&conn, e);
+            let _ = conn.execute_batch("ROLLBACK");
+            error
         })
-        .await
     }
 }
 
 #[async_trait]
 impl SqlTransaction for SqliteTransaction {
     async fn execute(&mut self, statement: &str, params: Vec<Value>) -> Result<u64, SqlError> {
-        let statement = statement.to_owned();
-        self.run(move |conn| execute(conn, &statement, &params)).await
+        self.run(|conn| execute(conn, statement, &params))
     }
 
     async fn query(&mut self, statement: &str, params: Vec<Value>) -> Result<RowSet, SqlError> {
-        let statement = statement.to_owned();
-        self.run(move |conn| query(conn, &statement, &params)).await
+        self.run(|conn| query(conn, statement, &params))
     }
 
     async fn execute_script(&mut self, script: &str) -> Result<(), SqlError> {
-        let script = script.to_owned();
-        self.run(move |conn| conn.execute_batch(&script).map_err(|e| map_err(conn, e))).await
+        self.run(|conn| conn.execute_batch(script).map_err(|e| map_err(conn, e)))
     }
 
     async fn commit(&mut self) -> Result<(), SqlError> {
-        self.finish("COMMIT").await
+        self.finish("COMMIT")
     }
 
     async fn rollback(&mut self) -> Result<(), SqlError> {
-        self.finish("ROLLBACK").await
+        self.finish("ROLLBACK")
     }
 }
 
