@@ -15,7 +15,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// The components the benchmarks run.
-const COMPONENTS: [&str; 2] = ["task-api", "test-guest"];
+const COMPONENTS: [&str; 3] = ["task-api", "test-guest", "hello-http"];
 
 /// Builds the release host and the components (cargo's no-op when fresh).
 pub fn build() -> anyhow::Result<PathBuf> {
@@ -36,12 +36,17 @@ pub fn build() -> anyhow::Result<PathBuf> {
     Ok(repo().join("target/release/todo-host"))
 }
 
+/// A built component's file.
+pub fn wasm(package: &str) -> PathBuf {
+    repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", package.replace('-', "_")))
+}
+
 /// Writes the benchmark's application into `dir`: the Task API on
-/// `/api/todos`, and the test component — a trivial HTTP route
-/// (`/test/version`) and a handler subscribed to `test` — the stream, each
+/// `/api/todos`, the test component — a trivial HTTP route
+/// (`/test/version`) and a handler subscribed to `test` — the peer
+/// runtime's trivial wasi:http component on `/hello`, the stream, each
 /// component's grants, and the migrations.
 pub fn app(dir: &Path) -> anyhow::Result<PathBuf> {
-    let wasm = |p: &str| repo().join(format!("target/wasm/wasm32-wasip2/release/{}.wasm", p.replace('-', "_")));
     let manifest = format!(
         r#"spin_manifest_version = 2
 [application]
@@ -60,9 +65,14 @@ component = "task-api"
 [[trigger.http]]
 route = "/test/..."
 component = "test-guest"
+[[trigger.http]]
+route = "/hello/..."
+component = "hello-http"
 [[trigger.pubsub]]
 topic = "test"
 component = "test-guest"
+[component.hello-http]
+source = "{}"
 [component.task-api]
 source = "{}"
 [component.task-api.tool.todo]
@@ -79,13 +89,16 @@ sql_databases = ["default"]
 state_stores = ["default"]
 publish_topics = ["*"]
 "#,
+        wasm("hello-http").display(),
         wasm("task-api").display(),
         wasm("test-guest").display()
     );
-    std::fs::create_dir_all(dir.join("migrations/sqlite"))?;
-    for entry in std::fs::read_dir(repo().join("migrations/sqlite"))? {
-        let entry = entry?;
-        std::fs::copy(entry.path(), dir.join("migrations/sqlite").join(entry.file_name()))?;
+    for dialect in ["sqlite", "postgres"] {
+        std::fs::create_dir_all(dir.join("migrations").join(dialect))?;
+        for entry in std::fs::read_dir(repo().join("migrations").join(dialect))? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), dir.join("migrations").join(dialect).join(entry.file_name()))?;
+        }
     }
     let path = dir.join("spin.toml");
     std::fs::write(&path, manifest)?;
@@ -100,7 +113,13 @@ pub struct Host {
 impl Host {
     /// Starts the host on `data_dir` and waits until it listens.
     pub fn start(binary: &Path, manifest: &Path, data_dir: &Path) -> anyhow::Result<Host> {
+        Self::start_with(binary, manifest, data_dir, &[])
+    }
+
+    /// As `start`, with more environment (a runtime configuration, a replica id).
+    pub fn start_with(binary: &Path, manifest: &Path, data_dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Host> {
         let mut child = Command::new(binary)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("-f")
@@ -174,13 +193,17 @@ pub fn client(user: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(64).build().unwrap()
 }
 
-/// Raises this process's open-file limit (inherited by the host it starts).
+/// Raises this process's open-file limit (inherited by the host it
+/// starts): the hard limit too where allowed (root), else up to it.
 pub fn raise_fd_limit(want: u64) -> u64 {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     unsafe {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur = want.min(limit.rlim_max);
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        let raised = libc::rlimit { rlim_cur: want, rlim_max: want.max(limit.rlim_max) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+            limit.rlim_cur = want.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
     }
     limit.rlim_cur

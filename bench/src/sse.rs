@@ -18,11 +18,34 @@ pub struct Latency {
     pub baseline: Summary,
 }
 
-/// `writes` creates, one at a time, each timed until its `sync.task-changed`
-/// event arrives on an open stream of the same user.
-pub async fn latency(host: &Host, writes: usize) -> anyhow::Result<Latency> {
-    let user = "bench-latency";
-    let response = client(user).get(host.url("/api/stream/tasks")).send().await?;
+/// `writes` creates on `writer`, one at a time, each timed until its
+/// `sync.task-changed` event arrives on a stream of the same user open on
+/// `reader` (the same host, or another replica), while other users create
+/// `background` tasks per second (0: none).
+pub async fn latency(writer: &Host, reader: &Host, writes: usize, background: f64) -> anyhow::Result<Latency> {
+    let load = (background > 0.0).then(|| {
+        let addr = crate::workloads::addr(&writer.base);
+        let target = addr.clone();
+        let request: crate::http1::Request = std::sync::Arc::new(move |worker, n| {
+            let body = serde_json::json!({ "title": format!("background {n}") }).to_string();
+            crate::workloads::post(&target, "/api/todos", &format!("bench-background-{worker}"), &body)
+        });
+        // Long enough to outlast the timed writes; stopped when they end.
+        tokio::spawn(async move {
+            crate::http1::paced(&addr, 16, background, Duration::from_secs(3600), 201, request).await
+        })
+    });
+    let measured = timed_writes(writer, reader, writes).await;
+    if let Some(load) = load {
+        load.abort();
+    }
+    measured
+}
+
+async fn timed_writes(host: &Host, reader: &Host, writes: usize) -> anyhow::Result<Latency> {
+    let user = format!("bench-latency-{}", uuid::Uuid::new_v4().simple());
+    let user = user.as_str();
+    let response = client(user).get(reader.url("/api/stream/tasks")).send().await?;
     if response.status() != 200 {
         bail!("opening the stream: {}", response.status());
     }
@@ -80,17 +103,25 @@ pub async fn latency(host: &Host, writes: usize) -> anyhow::Result<Latency> {
     })
 }
 
-/// Opens streams (one user each) until each of `milestones`, and reports the
-/// host's RSS at each; then checks a few of them still deliver.
-pub async fn hold(host: &Host, milestones: &[usize]) -> anyhow::Result<Vec<(usize, f64)>> {
-    let addr = host.base.trim_start_matches("http://").to_owned();
+/// Streams held open (one user each, `stream-<i>`), from several loopback
+/// source addresses: one address has ports for about 28,000 connections
+/// to one server port.
+pub struct Held {
+    pub streams: Vec<tokio::net::TcpStream>,
+    /// (streams, host RSS in MiB) at each milestone, from 0.
+    pub figures: Vec<(usize, f64)>,
+}
+
+/// Opens streams until each of `milestones`, noting the host's RSS at each.
+pub async fn hold(host: &Host, milestones: &[usize]) -> anyhow::Result<Held> {
+    let addr: std::net::SocketAddr = host.base.trim_start_matches("http://").parse()?;
     let mut open: Vec<tokio::net::TcpStream> = Vec::new();
     let mut figures = vec![(0, host.rss_mib())];
     for &target in milestones {
         while open.len() < target {
-            let batch = (target - open.len()).min(256);
+            let batch = (target - open.len()).min(512);
             let start = open.len();
-            let connects = (start..start + batch).map(|i| connect(addr.clone(), format!("stream-{i}")));
+            let connects = (start..start + batch).map(|i| connect(addr, i));
             for stream in futures::future::join_all(connects).await {
                 open.push(stream?);
             }
@@ -98,28 +129,72 @@ pub async fn hold(host: &Host, milestones: &[usize]) -> anyhow::Result<Vec<(usiz
         tokio::time::sleep(Duration::from_secs(1)).await;
         figures.push((target, host.rss_mib()));
     }
-    // The streams are live: a write for the first few users reaches them.
-    for (i, stream) in open.iter_mut().enumerate().take(5) {
-        let user = format!("stream-{i}");
-        client(&user).post(host.url("/api/todos")).json(&serde_json::json!({ "title": "ping" })).send().await?;
-        let delivered = async {
-            let (mut buf, mut seen) = (vec![0u8; 4096], String::new());
-            while !seen.contains("sync.task-changed") {
-                let n = stream.read(&mut buf).await?;
-                anyhow::ensure!(n > 0, "a held stream ended");
-                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            anyhow::Ok(())
-        };
-        tokio::time::timeout(Duration::from_secs(5), delivered).await.context("a held stream is silent")??;
-    }
-    Ok(figures)
+    Ok(Held { streams: open, figures })
 }
 
-/// Opens one stream over a raw connection and reads its response head.
-async fn connect(addr: String, user: String) -> anyhow::Result<tokio::net::TcpStream> {
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.context("connecting")?;
-    let request = format!("GET /api/stream/tasks?access_token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n", token(&user));
+/// Fan-out to held streams: `rate` creates per second for `duration`, each
+/// for another held stream's user, spread over all of them; each event's
+/// delivery is timed from its commit timestamp to its arrival.
+pub async fn fan_out(host: &Host, held: &mut Held, rate: f64, duration: Duration) -> anyhow::Result<(f64, Summary)> {
+    let events = ((rate * duration.as_secs_f64()) as usize).min(held.streams.len());
+    let stride = held.streams.len() / events.max(1);
+    let targets: Vec<usize> = (0..events).map(|k| k * stride).collect();
+    // A reader per target stream, waiting for its one event.
+    let mut readers = Vec::with_capacity(events);
+    for &i in targets.iter().rev() {
+        let stream = held.streams.swap_remove(i);
+        readers.push(tokio::spawn(async move {
+            let arrival = tokio::time::timeout(Duration::from_secs(30), first_change(stream)).await;
+            arrival.map_err(|_| anyhow::anyhow!("no event within 30 s")).and_then(|r| r)
+        }));
+    }
+    let addr = crate::workloads::addr(&host.base);
+    let target = addr.clone();
+    let users: std::sync::Arc<Vec<usize>> = std::sync::Arc::new(targets);
+    let connections = 16;
+    let request: crate::http1::Request = std::sync::Arc::new(move |worker, n| {
+        let k = (n as usize * connections + worker) % users.len();
+        crate::workloads::post(&target, "/api/todos", &format!("stream-{}", users[k]), r#"{"title":"fan-out"}"#)
+    });
+    let run = crate::http1::paced(&addr, connections, rate, duration, 201, request).await;
+    let mut latencies = Vec::new();
+    for reader in readers {
+        if let Ok(Ok((latency, stream))) = reader.await {
+            latencies.push(latency);
+            held.streams.push(stream);
+        }
+    }
+    Ok((run.per_second, summarize(latencies)))
+}
+
+/// Reads a held stream until its first `sync.task-changed` event: how long
+/// after the commit it arrived, and the stream back.
+async fn first_change(mut stream: tokio::net::TcpStream) -> anyhow::Result<(Duration, tokio::net::TcpStream)> {
+    let (mut buf, mut seen) = (vec![0u8; 2048], String::new());
+    loop {
+        let n = stream.read(&mut buf).await?;
+        anyhow::ensure!(n > 0, "a held stream ended");
+        let now = chrono::Utc::now();
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some(at) = seen.find("event: sync.task-changed") {
+            let Some(line) = seen[at..].lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+            let data: serde_json::Value = serde_json::from_str(line.trim())?;
+            let committed: chrono::DateTime<chrono::Utc> = data["timestamp"].as_str().context("timestamp")?.parse()?;
+            return Ok(((now - committed).to_std().unwrap_or_default(), stream));
+        }
+    }
+}
+
+/// Opens stream `i` over a raw connection from loopback address
+/// 127.0.0.<2 + i % 8> and reads its response head.
+async fn connect(addr: std::net::SocketAddr, i: usize) -> anyhow::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0))).context("binding a source address")?;
+    let mut stream = socket.connect(addr).await.context("connecting")?;
+    let request = format!(
+        "GET /api/stream/tasks?access_token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+        token(&format!("stream-{i}"))
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];

@@ -10,6 +10,9 @@ pub struct Summary {
 }
 
 pub fn summarize(mut samples: Vec<Duration>) -> Summary {
+    if samples.is_empty() {
+        return Summary { count: 0, p50: Duration::ZERO, p99: Duration::ZERO, max: Duration::ZERO };
+    }
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
     Summary { count: samples.len(), p50: at(0.50), p99: at(0.99), max: *samples.last().unwrap() }

@@ -2,30 +2,47 @@
 //! the per-request cost of a trivial component, event → handler lag, and the
 //! host's start-up time and memory.
 
-use crate::host::{client, Host};
-use crate::load::{self, Run};
-use crate::stats::{ms, summarize, Summary};
+use crate::host::{token, Host};
+use crate::http1::{self, Run};
+use crate::stats::ms;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The `host:port` of a base URL.
+pub fn addr(base: &str) -> String {
+    base.trim_start_matches("http://").trim_end_matches('/').to_owned()
+}
+
+/// A POST of a JSON body as `user`.
+pub fn post(addr: &str, path: &str, user: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        token(user),
+        body.len()
+    )
+    .into_bytes()
+}
 
 /// Creates for `duration` at `concurrency` against `base` (the host or the baseline).
 pub async fn creates(base: &str, concurrency: usize, duration: Duration) -> Run {
-    let (http, url) = (client("bench-creates"), format!("{base}/api/todos"));
-    load::run(concurrency, duration, move |worker, n| {
-        let request =
-            http.post(url.clone()).json(&serde_json::json!({ "title": format!("w{worker} n{n}"), "tags": ["bench"] }));
-        async move { request.send().await.is_ok_and(|r| r.status() == 201) }
-    })
-    .await
+    let addr = addr(base);
+    let (auth, target) = (format!("Bearer {}", token("bench-creates")), addr.clone());
+    let request: http1::Request = Arc::new(move |worker, n| {
+        let body = serde_json::json!({ "title": format!("w{worker} n{n}"), "tags": ["bench"] }).to_string();
+        format!(
+            "POST /api/todos HTTP/1.1\r\nHost: {target}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    http1::run(&addr, concurrency, duration, 201, request).await
 }
 
-/// Sequential GETs of a trivial route.
-pub async fn trivial(url: String, duration: Duration) -> Run {
-    let http = client("bench-trivial");
-    load::run(1, duration, move |_, _| {
-        let request = http.get(url.clone());
-        async move { request.send().await.is_ok_and(|r| r.status().is_success()) }
-    })
-    .await
+/// GETs of a trivial route on `connections` connections.
+pub async fn trivial(base: &str, path: &str, connections: usize, duration: Duration) -> Run {
+    let addr = addr(base);
+    let auth = format!("Authorization: Bearer {}\r\n", token("bench-trivial"));
+    http1::run(&addr, connections, duration, 200, http1::get(&addr, path, &auth)).await
 }
 
 /// The mean of a histogram in `/metrics`: `<name>_sum / <name>_count` for the
@@ -40,70 +57,86 @@ pub async fn metric_mean(host: &Host, name: &str, labels: &str) -> anyhow::Resul
     Ok(Duration::from_secs_f64(value("sum")? / value("count")?))
 }
 
-/// Event → handler lag at `rate` events per second for `duration`: each event
-/// is published through the test component (one transaction each) and its
-/// delivery age read from the host's lag histogram.
-pub async fn lag(host: &Host, rate: u32, duration: Duration) -> anyhow::Result<(f64, Summary, Duration)> {
-    let http = client("bench-lag");
-    let started = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sends = tokio::task::JoinSet::new();
-    let mut sent = 0u64;
-    while started.elapsed() < duration {
-        tick.tick().await;
-        let request = http.post(host.url(&format!("/test/publish?topic=test&id=lag-{sent}"))).body("\"ok\"");
-        sends.spawn(async move { request.send().await.is_ok_and(|r| r.status() == 202) });
-        sent += 1;
-        // Bound the requests in flight so a slow host shows as a lower rate.
-        while sends.len() >= 64 {
-            sends.join_next().await;
-        }
-    }
-    while sends.join_next().await.is_some() {}
-    let achieved = sent as f64 / started.elapsed().as_secs_f64();
-    // Wait for the subscription to drain, then read its lag distribution.
+/// Event → handler lag at `rate` events per second for `duration`: each
+/// event is published through the test component (one transaction each,
+/// over 32 connections) and its delivery age read from the host's lag
+/// histogram (interpolated within buckets, as Prometheus does). Returns the
+/// rate achieved, p50, p99 and the mean of this run alone.
+pub async fn lag(host: &Host, rate: u32, duration: Duration) -> anyhow::Result<(f64, Duration, Duration, Duration)> {
+    const SERIES: &str = r#"subscription="test-guest.test""#;
+    let before = reqwest::get(host.url("/metrics")).await?.text().await?;
+    let delivered_before = delivered(&before);
+    let addr = addr(&host.base);
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let target = addr.clone();
+    let request: http1::Request = Arc::new(move |worker, n| {
+        post(&target, &format!("/test/publish?topic=test&id=lag-{run_id}-{worker}-{n}"), "bench-lag", "\"ok\"")
+    });
+    let run = http1::paced(&addr, 32, rate as f64, duration, 202, request).await;
+    let sent = run.latency.count as u64;
+    // Wait for the subscription to drain, then read what this run added.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let text = reqwest::get(host.url("/metrics")).await?.text().await?;
-        let delivered = text
-            .lines()
-            .find(|l| {
-                l.starts_with(r#"todo_pubsub_deliveries_total{subscription="test-guest.test",outcome="success"}"#)
-            })
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if delivered as u64 >= sent || Instant::now() > deadline {
-            let (p50, p99) =
-                histogram_quantiles(&text, "todo_pubsub_delivery_lag_seconds", r#"subscription="test-guest.test""#);
-            let mean =
-                metric_mean(host, "todo_pubsub_delivery_lag_seconds", r#"subscription="test-guest.test""#).await?;
-            return Ok((achieved, summarize(vec![p50, p99]), mean));
+        if delivered(&text) - delivered_before >= sent as f64 || Instant::now() > deadline {
+            let buckets = difference(
+                &buckets(&text, "todo_pubsub_delivery_lag_seconds", SERIES),
+                &buckets(&before, "todo_pubsub_delivery_lag_seconds", SERIES),
+            );
+            let sum = |t: &str| sample(t, &format!("todo_pubsub_delivery_lag_seconds_sum{{{SERIES}}}"));
+            let count = buckets.last().map_or(0.0, |b| b.1);
+            let mean = Duration::from_secs_f64((sum(&text) - sum(&before)) / count.max(1.0));
+            return Ok((run.per_second, quantile(&buckets, 0.5), quantile(&buckets, 0.99), mean));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-/// The upper bounds of the buckets holding the 50th and 99th percentiles
-/// (an infinite bound reads as one past the largest finite one).
-fn histogram_quantiles(text: &str, name: &str, labels: &str) -> (Duration, Duration) {
+fn delivered(text: &str) -> f64 {
+    sample(text, r#"todo_pubsub_deliveries_total{subscription="test-guest.test",outcome="success"}"#)
+}
+
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A histogram's cumulative buckets: (upper bound, count), ascending.
+fn buckets(text: &str, name: &str, labels: &str) -> Vec<(f64, f64)> {
     let prefix = format!("{name}_bucket{{");
-    let buckets: Vec<(f64, f64)> = text
-        .lines()
+    text.lines()
         .filter(|l| l.starts_with(&prefix) && l.contains(labels))
         .filter_map(|l| {
             let le = l.split("le=\"").nth(1)?.split('"').next()?;
             let count = l.rsplit(' ').next()?;
             Some((le.parse().ok()?, count.parse().ok()?))
         })
-        .collect();
+        .collect()
+}
+
+fn difference(after: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    after.iter().map(|(le, n)| (*le, n - before.iter().find(|b| b.0 == *le).map_or(0.0, |b| b.1))).collect()
+}
+
+/// The `q` quantile, linearly interpolated within its bucket (an infinite
+/// bound reads as the largest finite one).
+fn quantile(buckets: &[(f64, f64)], q: f64) -> Duration {
     let total = buckets.last().map_or(0.0, |b| b.1);
-    let top = buckets.iter().map(|b| b.0).filter(|le| le.is_finite()).fold(0.0, f64::max);
-    let at = |q: f64| {
-        let le = buckets.iter().find(|(_, c)| *c >= total * q).map_or(f64::INFINITY, |b| b.0);
-        Duration::from_secs_f64(if le.is_finite() { le } else { top * 2.0 })
-    };
-    (at(0.5), at(0.99))
+    let rank = total * q;
+    let mut lower = (0.0, 0.0);
+    for &(le, count) in buckets {
+        if count >= rank {
+            if !le.is_finite() {
+                return Duration::from_secs_f64(lower.0);
+            }
+            let within = if count > lower.1 { (rank - lower.1) / (count - lower.1) } else { 1.0 };
+            return Duration::from_secs_f64(lower.0 + (le - lower.0) * within);
+        }
+        lower = (le, count);
+    }
+    Duration::from_secs_f64(lower.0)
 }
 
 pub fn row(name: &str, run: &Run) -> String {
