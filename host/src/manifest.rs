@@ -481,7 +481,9 @@ mod tests {
         let other = &m.component["other"];
         assert_eq!(other.grants().sqlite_databases, ["default"]);
         assert!(other.dependencies_inherit_configuration);
-        assert!(matches!(&other.dependencies["todo:platform"], Dependency::Component { component, export: None } if component == "api"));
+        assert!(
+            matches!(&other.dependencies["todo:platform"], Dependency::Component { component, export: None } if component == "api")
+        );
         assert!(matches!(&other.dependencies["a:b/c"], Dependency::Path { export: Some(e), .. } if e == "a:b/c@1.0.0"));
         assert!(matches!(&other.dependencies["x:y"], Dependency::Other(toml::Value::String(v)) if v == "1.0.0"));
         assert!(m.component["api"].dependencies.is_empty() && !m.component["api"].dependencies_inherit_configuration);
