@@ -25,7 +25,7 @@ impl wasi::exports::http::incoming_handler::Guest for Hello {
         ResponseOutparam::set(out, Ok(response));
         let mut stream = body.write().expect("the body's stream, once");
         // A client gone meanwhile is no failure of ours: nothing to answer.
-        if stream.write_all(BODY).and_then(|()| stream.flush()).is_err() {
+        if stream.write_all(BODY).and_then(|()| std::io::Write::flush(&mut stream)).is_err() {
             return;
         }
         drop(stream);
