@@ -27,10 +27,11 @@ need() { # need COMMAND PACKAGE...: install the packages if COMMAND is missing
     command -v "$command" >/dev/null || apt_install "$@"
 }
 
-# The components spin.toml builds (`components/build.sh <package>`), built.
+# The components spin.toml builds (`components/build.sh <package>`, last in
+# a command), built.
 build_components() {
     local package
-    for package in $(sed -n 's/^command = "components\/build.sh \([a-z-]*\)"$/\1/p' spin.toml); do
+    for package in $(sed -n 's/^command = ".*components\/build.sh \([a-z-]*\)"$/\1/p' spin.toml); do
         components/build.sh "$package"
     done
 }
@@ -61,7 +62,10 @@ rootfs() {
     for source in $(sed -n 's/^source = "\(.*\)"$/\1/p' spin.toml); do
         install -D -m 0644 "$source" "$root/app/$source"
     done
-    if [ -d frontend/dist ]; then cp -r frontend/dist "$root/app/frontend/"; fi
+    # The dashboard's files, mounted into the static-files component: the
+    # directory must exist (as under Spin), even when the dashboard is not built.
+    mkdir -p "$root/app/frontend/dist"
+    if [ -d frontend/dist ]; then cp -r frontend/dist/. "$root/app/frontend/dist/"; fi
 }
 
 install_tools() {

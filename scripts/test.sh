@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 cargo fmt --all --check
-for package in task-api notification-handler recurring-handler reminder-checker test-guest mcp-server sign-in platform-adapter; do
+for package in task-api notification-handler recurring-handler reminder-checker test-guest mcp-server sign-in platform-adapter static-files; do
     components/build.sh "$package"
 done
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -110,9 +110,12 @@ fn open_capabilities(
 /// What `up` serves beyond the components.
 pub struct Serve {
     pub manifest_file: PathBuf,
-    pub listen: SocketAddr,
+    /// None: no listener (a trigger plugin with nothing to serve).
+    pub listen: Option<SocketAddr>,
     pub watch: bool,
     pub admin_listen: Option<SocketAddr>,
+    /// Other origins whose pages may read the stream (Spin's dashboard).
+    pub stream_origins: Vec<String>,
 }
 
 /// Runs the application until SIGTERM or Ctrl-C: every trigger, the public
@@ -158,6 +161,7 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
         components,
         auth,
         hub: hub.clone(),
+        cors: triggers::cors::Cors::new(serve.stream_origins),
         started: true.into(),
     });
     if serve.watch {
@@ -168,8 +172,12 @@ pub async fn up(manifest: Arc<Manifest>, settings: Settings, serve: Serve) -> an
         admin::spawn(addr, server.components.clone(), token).await?;
     }
     note_unexported_telemetry();
-    let listener =
-        tokio::net::TcpListener::bind(serve.listen).await.with_context(|| format!("listening on {}", serve.listen))?;
+    let Some(listen) = serve.listen else {
+        shutdown_signal().await;
+        tracing::info!("stopped");
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     // Tests and scripts read this line to find the port.
     println!("todo-host listening on http://{}", listener.local_addr()?);
     triggers::http::serve(listener, server, shutdown_signal()).await?;

@@ -1,23 +1,18 @@
 //! Building components from their `[component.<id>.build]` sections, as
-//! `spin build` does, and static directories from theirs; `up --build`
-//! builds only missing or stale ones.
+//! `spin build` does; `up --build` builds only missing or stale ones.
 
 use crate::manifest::{BuildSpec, Manifest};
 use anyhow::{bail, Context};
 use std::{path::Path, process::Command, time::SystemTime};
 
-/// Builds every component and static directory (`all`), or only those whose
-/// output is missing or older than a file its `watch` globs match.
+/// Builds every component (`all`), or only those whose output is missing
+/// or older than a file its `watch` globs match.
 pub fn build(manifest: &Manifest, all: bool) -> anyhow::Result<()> {
     let components = manifest
         .component
         .iter()
         .map(|(id, spec)| (format!("component {id}"), manifest.source_path(spec), &spec.build));
-    let statics = manifest.trigger.statics.iter().map(|t| {
-        let entry = t.fallback.as_deref().unwrap_or("index.html");
-        (format!("static files for {}", t.route), manifest.dir.join(&t.directory).join(entry), &t.build)
-    });
-    for (what, output, spec) in components.chain(statics) {
+    for (what, output, spec) in components {
         let Some(spec) = spec else { continue };
         if all || is_stale(manifest, &output, spec)? {
             run(manifest, &what, &output, spec)?;

@@ -4,11 +4,18 @@
 //! parts this host reads or writes are modelled; unknown fields are
 //! ignored on reading, as Spin does, except what Spin says a host must
 //! understand (`must_understand`, `host_requirements`), which
-//! `LockedApp::check_supported` refuses.
+//! `LockedApp::check_supported` refuses. A trigger plugin reads the lock
+//! `spin up` writes (`LockedApp::read`, `manifest_for`), whose contents are
+//! local files named by `file://` URLs.
 
+use crate::manifest::Manifest;
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use std::{collections::BTreeMap, path::PathBuf};
+use serde_json::{json, Map, Value};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+};
 
 /// Keys of a metadata map: free-form JSON, as Spin's `ValuesMap`.
 pub type Metadata = Map<String, Value>;
@@ -94,7 +101,7 @@ pub enum Unsupported {
 
 impl LockedApp {
     /// Refuses an app that needs what this host does not do (Spin's host
-    /// requirements, component files, environment, dependencies),
+    /// requirements, environment, dependencies),
     /// rather than running it without.
     pub fn check_supported(&self) -> Result<(), Unsupported> {
         let required: Vec<&str> = self
@@ -107,17 +114,143 @@ impl LockedApp {
             return Err(Unsupported::HostRequirements(required.join(", ")));
         }
         for c in &self.components {
-            let feature = [
-                (!c.files.is_empty(), "files"),
-                (!c.env.is_empty(), "environment variables"),
-                (!c.dependencies.is_empty(), "dependencies"),
-            ];
+            let feature = [(!c.env.is_empty(), "environment variables"), (!c.dependencies.is_empty(), "dependencies")];
             if let Some((_, what)) = feature.into_iter().find(|(used, _)| *used) {
                 return Err(Unsupported::ComponentFeature { component: c.id.clone(), what });
             }
         }
         Ok(())
     }
+}
+
+/// What a local lock (as `spin up` writes it) cannot be read for.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("reading the locked app {0}: {1}")]
+    Read(PathBuf, #[source] std::io::Error),
+    #[error("parsing the locked app {0}: {1}")]
+    Parse(PathBuf, #[source] serde_json::Error),
+    #[error("{0:?} is not a file:// URL (a lock `spin up` writes names local files)")]
+    NotAFile(String),
+}
+
+/// The path of a `file://` URL, as Spin writes them into a local lock.
+pub fn file_url_path(url: &str) -> Result<PathBuf, LockError> {
+    let not_a_file = || LockError::NotAFile(url.to_owned());
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "file")
+        .ok_or_else(not_a_file)?
+        .to_file_path()
+        .map_err(|()| not_a_file())
+}
+
+impl ContentRef {
+    /// The local file or directory a lock `spin up` wrote names.
+    fn local_path(&self) -> Result<PathBuf, LockError> {
+        file_url_path(self.source.as_deref().unwrap_or_default())
+    }
+}
+
+impl LockedApp {
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = std::fs::read(path).map_err(|e| LockError::Read(path.to_owned(), e))?;
+        serde_json::from_slice(&text).map_err(|e| LockError::Parse(path.to_owned(), e))
+    }
+
+    /// The app as a trigger plugin runs it: only the triggers of
+    /// `trigger_type` and the components they name, in manifest form, with
+    /// the components' sources, files and dependencies where the lock
+    /// `spin up` wrote puts them. Relative paths start at `dir`.
+    pub fn manifest_for(&self, trigger_type: &str, dir: &Path) -> anyhow::Result<Manifest> {
+        let triggers: Vec<&Value> =
+            self.triggers.iter().filter(|t| t.trigger_type == trigger_type).map(|t| &t.trigger_config).collect();
+        let used: BTreeSet<&str> = triggers.iter().filter_map(|t| t.get("component")?.as_str()).collect();
+        let mut components = Map::new();
+        for c in self.components.iter().filter(|c| used.contains(c.id.as_str())) {
+            components.insert(c.id.clone(), c.manifest_spec()?);
+        }
+        let value = json!({
+            "spin_manifest_version": 2,
+            "application": self.manifest_application()?,
+            "trigger": { trigger_type: triggers },
+            "component": components,
+            "variables": self.manifest_variables(),
+        });
+        Manifest::from_json(value, dir.to_owned())
+    }
+
+    /// The name, and the migrations of the manifest the lock was made from
+    /// (Spin's loader records it as `origin`; Spin keeps no `tool` table).
+    fn manifest_application(&self) -> anyhow::Result<Value> {
+        let name = self.metadata.get("name").cloned().unwrap_or(json!("app"));
+        let origin = self.metadata.get("origin").and_then(Value::as_str).and_then(|o| file_url_path(o).ok());
+        let Some(origin) = origin else { return Ok(json!({ "name": name })) };
+        let text = std::fs::read_to_string(&origin).with_context(|| format!("reading {}", origin.display()))?;
+        let raw: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", origin.display()))?;
+        let migrations = raw
+            .get("application")
+            .and_then(|a| a.get("tool")?.get("todo")?.get("migrations")?.as_str())
+            .map(|dir| origin.parent().unwrap_or(Path::new("/")).join(dir));
+        Ok(json!({ "name": name, "tool": { "todo": { "migrations": migrations } } }))
+    }
+
+    /// `[variables]`: Spin's locked variables are required unless they have a default.
+    fn manifest_variables(&self) -> Value {
+        let variables = self.variables.iter().map(|(name, v)| {
+            let mut v = v.clone();
+            let required = v.get("default").is_none_or(Value::is_null);
+            v.as_object_mut().map(|o| o.insert("required".into(), required.into()));
+            (name.clone(), v)
+        });
+        Value::Object(variables.collect())
+    }
+}
+
+impl LockedComponent {
+    /// `[component.<id>]` from the lock: Spin's metadata keys
+    /// (`allowed_outbound_hosts`, `databases`), `config` as the component's
+    /// variables, files as directory mounts and dependencies by path.
+    fn manifest_spec(&self) -> anyhow::Result<Value> {
+        let mut spec = json!({ "source": self.source.content.local_path()? });
+        for (ours, spins) in
+            [("allowed_outbound_hosts", "allowed_outbound_hosts"), ("sqlite_databases", "databases"), ("tool", "tool")]
+        {
+            if let Some(value) = self.metadata.get(spins) {
+                spec[ours] = value.clone();
+            }
+        }
+        if !self.config.is_empty() {
+            spec["variables"] = json!(self.config);
+        }
+        let files = self.files.iter().map(|f| Ok(json!({ "source": f.content.local_path()?, "destination": f.path })));
+        spec["files"] = Value::Array(files.collect::<Result<_, LockError>>()?);
+        let mut inherit = false;
+        let mut dependencies = Map::new();
+        for (name, dependency) in &self.dependencies {
+            let locked: LockedDependency = serde_json::from_value(dependency.clone())
+                .with_context(|| format!("component {}: dependency {name}", self.id))?;
+            inherit |= locked.inherit == json!("All");
+            let path = locked.source.content.local_path()?;
+            dependencies.insert(name.clone(), json!({ "path": path, "export": locked.export }));
+        }
+        if !dependencies.is_empty() {
+            spec["dependencies"] = Value::Object(dependencies);
+            spec["dependencies_inherit_configuration"] = inherit.into();
+        }
+        Ok(spec)
+    }
+}
+
+/// A component's dependency in the lock (Spin's `LockedComponentDependency`):
+/// `inherit` is `"All"` or `{"Some": [...]}`, absent for none.
+#[derive(Debug, Deserialize)]
+struct LockedDependency {
+    source: LockedSource,
+    #[serde(default)]
+    export: Option<String>,
+    #[serde(default)]
+    inherit: Value,
 }
 
 /// `inline` is base64 (standard alphabet, padded), as Spin's `spin_serde::base64`.
@@ -164,8 +297,53 @@ mod tests {
         assert_eq!(c.source.content.digest.as_deref(), Some("sha256:ab"));
         assert_eq!(c.files[0].content.inline.as_deref(), Some(&b"hi"[..]));
         assert_eq!(c.files[0].path, PathBuf::from("a/b.txt"));
-        let err = app.check_supported().unwrap_err();
-        assert!(err.to_string().contains("component hello uses files"), "{err}");
+        app.check_supported().unwrap();
+    }
+
+    /// A local lock as `spin up` writes it: sources, files and dependencies
+    /// as `file://` URLs.
+    #[test]
+    fn a_plugin_reads_only_its_triggers_from_a_local_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = |p: &str| url::Url::from_file_path(dir.path().join(p)).unwrap().to_string();
+        std::fs::write(dir.path().join("spin.toml"), "[application.tool.todo]\nmigrations = \"migrations\"\n").unwrap();
+        let lock: LockedApp = serde_json::from_value(json!({
+            "spin_lock_version": 0,
+            "metadata": {"name": "todo", "origin": url("spin.toml")},
+            "variables": {"jwt_secret": {"secret": true}, "flag": {"default": "no"}},
+            "triggers": [
+                {"id": "h", "trigger_type": "http", "trigger_config": {"component": "api", "route": "/..."}},
+                {"id": "p", "trigger_type": "pubsub", "trigger_config": {"component": "handler", "topic": "t"}}],
+            "components": [
+                {"id": "api", "source": {"content_type": "application/wasm", "source": url("api.wasm")}},
+                {"id": "handler", "metadata": {"databases": ["default"], "allowed_outbound_hosts": []},
+                 "source": {"content_type": "application/wasm", "source": url("handler.wasm")},
+                 "files": [{"source": url("assets/handler"), "path": "/"}],
+                 "config": {"secret": "{{ jwt_secret }}"},
+                 "dependencies": {"todo:platform": {
+                     "source": {"content_type": "application/wasm", "source": url("adapter.wasm")},
+                     "export": null, "inherit": "All"}}}]
+        }))
+        .unwrap();
+        let m = lock.manifest_for("pubsub", dir.path()).unwrap();
+        assert!(m.trigger.http.is_empty() && m.trigger.pubsub.len() == 1);
+        assert_eq!(m.component.keys().collect::<Vec<_>>(), ["handler"], "only the components of its triggers");
+        let handler = &m.component["handler"];
+        assert_eq!(m.source_path(handler), dir.path().join("handler.wasm"));
+        assert_eq!(handler.sqlite_databases, ["default"]);
+        assert!(handler.dependencies_inherit_configuration);
+        assert!(matches!(&handler.dependencies["todo:platform"],
+            crate::manifest::Dependency::Path { path, export: None } if *path == dir.path().join("adapter.wasm")));
+        assert_eq!(m.grants(handler).files[0].host, dir.path().join("assets/handler"));
+        assert_eq!(handler.variables["secret"], "{{ jwt_secret }}");
+        assert!(m.variables["jwt_secret"].required && m.variables["jwt_secret"].secret);
+        assert_eq!(m.variables["flag"].default.as_deref(), Some("no"));
+        assert_eq!(m.migrations_dir(), Some(dir.path().join("migrations")), "named by the origin manifest");
+        assert!(lock.manifest_for("sse", dir.path()).unwrap().component.is_empty());
+        let mut remote = lock.clone();
+        remote.components[1].source.content = ContentRef { digest: Some("sha256:ab".into()), ..Default::default() };
+        let err = format!("{:#}", remote.manifest_for("pubsub", dir.path()).unwrap_err());
+        assert!(err.contains("not a file:// URL"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod locked;
 mod manifest;
 mod metrics;
 mod oci;
+mod plugin;
 mod runtime;
 mod runtime_config;
 mod selection;
@@ -109,6 +110,27 @@ enum Command {
         #[command(subcommand)]
         action: RegistryAction,
     },
+    /// Runs as Spin's trigger plugin `trigger-<type>` (what the plugin's
+    /// executable, this binary under that name, does): `spin up` starts it.
+    Trigger {
+        #[arg(value_enum)]
+        kind: plugin::TriggerType,
+        /// The plugin's flags (`--help-args-only` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Spin plugins of this host.
+    Plugins {
+        #[command(subcommand)]
+        action: PluginsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsAction {
+    /// Writes each trigger plugin's tarball and manifest into OUT, for
+    /// `spin plugins install --file OUT/trigger-<type>.json --yes`.
+    Package { out: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -270,14 +292,47 @@ impl LimitArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut args = std::env::args_os();
+    // Installed as a plugin, the executable is named after it.
+    if let Some(kind) = args.next().as_deref().and_then(plugin::TriggerType::from_executable) {
+        return trigger_plugin(kind, args.collect());
+    }
+    match Cli::parse().command {
+        Command::Trigger { kind, args } => trigger_plugin(kind, args),
+        command => run(command),
+    }
+}
+
+/// `todo-host` as `spin up` runs the plugin `trigger-<kind>`: the
+/// handshake, answered before anything else can write to stderr, or the
+/// app's triggers of that type.
+fn trigger_plugin(kind: plugin::TriggerType, args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    use clap::{Args as _, FromArgMatches as _};
+    let command = LimitArgs::augment_args(plugin::command(kind));
+    let matches = command.clone().get_matches_from(std::iter::once(kind.plugin().into()).chain(args));
+    let invocation = match plugin::request(kind, &command, &matches)? {
+        plugin::Request::LaunchMetadata(json) => {
+            eprintln!("{json}");
+            return Ok(());
+        }
+        plugin::Request::HelpArgs => return Ok(plugin::print_help_args(command)?),
+        plugin::Request::Run(invocation) => invocation,
+    };
+    let limits = LimitArgs::from_arg_matches(&matches)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _telemetry = telemetry::init(Some(kind.plugin())).context("setting up logs and traces")?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(plugin::run(invocation, limits.limits(), limits.sql_limits()))
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
     // reqwest (the OCI client's and the OTLP exporter's) is built without a
     // crypto provider, so that TLS is ring's (as wasmtime-wasi-http's) and
     // never needs OpenSSL: install it before any client is built.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let _telemetry = telemetry::init().context("setting up logs and traces")?;
+    let _telemetry = telemetry::init(None).context("setting up logs and traces")?;
     let runtime = tokio::runtime::Runtime::new()?;
-    match cli.command {
+    match command {
         Command::Build { manifest } => {
             let (source, manifest) = runtime.block_on(manifest.resolve())?;
             source.ensure_local("build")?;
@@ -305,6 +360,13 @@ fn main() -> anyhow::Result<()> {
             dead_letters(&config.sql, &data.resolve(&source, &manifest), &topic).await
         }),
         Command::Registry { action } => runtime.block_on(registry(action)),
+        Command::Plugins { action: PluginsAction::Package { out } } => {
+            for manifest in plugin::package::package(&out)? {
+                println!("{}", manifest.display());
+            }
+            Ok(())
+        }
+        Command::Trigger { .. } => unreachable!("handled before the runtime starts"),
         Command::Token { manifest, data, user, ttl_hours } => runtime.block_on(async {
             anyhow::ensure!(todo_token::valid_user_id(&user), "--user: 1-128 of letters, digits and ._@+-");
             let (source, manifest) = manifest.resolve().await?;
@@ -382,9 +444,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let manifest = Arc::new(manifest);
     let serve = app::Serve {
         manifest_file: source.manifest_file.clone(),
-        listen: args.listen,
+        listen: Some(args.listen),
         watch: args.watch,
         admin_listen: args.admin_listen,
+        stream_origins: Vec::new(),
     };
     app::up(manifest, settings, serve).await
 }

@@ -1,7 +1,7 @@
 //! `spin.toml`: Spin manifest version 2 (`[application]`, `[component.<id>]`
-//! with `source`, `build` and `allowed_outbound_hosts`, `[[trigger.http]]`),
-//! extended with `[[trigger.pubsub]]` subscriptions, `[[trigger.schedule]]`
-//! schedules, `[[trigger.sse]]` streams and `[[trigger.static]]` files.
+//! with `source`, `build`, `allowed_outbound_hosts` and `files`,
+//! `[[trigger.http]]`), extended with `[[trigger.pubsub]]` subscriptions,
+//! `[[trigger.schedule]]` schedules and `[[trigger.sse]]` streams.
 //! What this host adds to a component or the application lives in their
 //! `tool.todo` table, which Spin ignores (its manifest refuses unknown keys
 //! elsewhere): a component's grants of the platform's interfaces, and the
@@ -70,8 +70,6 @@ pub struct Triggers {
     pub schedule: Vec<ScheduleTrigger>,
     #[serde(default)]
     pub sse: Vec<SseTrigger>,
-    #[serde(default, rename = "static")]
-    pub statics: Vec<StaticTrigger>,
 }
 
 /// A stream of Server-Sent Events held by the host: each event on `topic`
@@ -145,24 +143,6 @@ pub struct ScheduleTrigger {
     pub component: String,
 }
 
-/// Static files served natively by the host (the dashboard), below every
-/// component route. No authentication: these are public assets.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticTrigger {
-    /// A prefix ending in `/...`, or an exact path.
-    pub route: String,
-    /// The files, relative to the manifest.
-    pub directory: PathBuf,
-    /// Served (to browsers asking for HTML) when no file matches: the entry
-    /// point of a single-page app, relative to `directory`.
-    #[serde(default)]
-    pub fallback: Option<String>,
-    /// How to produce `directory`; `up --build` runs it when stale.
-    #[serde(default)]
-    pub build: Option<BuildSpec>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct ComponentSpec {
     /// The component's `.wasm` file.
@@ -190,8 +170,29 @@ pub struct ComponentSpec {
     /// `fermyon:spin/variables`, each a template over `[variables]`.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Files the component may read, as Spin's `files`.
+    #[serde(default)]
+    pub files: Vec<FileMount>,
     #[serde(default)]
     pub tool: ComponentTools,
+}
+
+/// A `files` entry in Spin's two forms: `{ source, destination }`, or a
+/// path relative to the manifest, seen at the same path by the guest.
+/// Spin copies the files; this host mounts the directory read-only, so a
+/// file or a glob pattern is refused (see `Manifest::mounts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FileMount {
+    Placement { source: PathBuf, destination: String },
+    Path(PathBuf),
+}
+
+/// A directory a component may read: where it is, and where the guest sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mount {
+    pub host: PathBuf,
+    pub guest: String,
 }
 
 /// An application variable (`[variables] name = { ... }`): `required`, or
@@ -261,6 +262,8 @@ pub struct Grants {
     /// Labels for Spin's SQLite interface (`sqlite_databases`).
     pub sqlite_databases: Vec<String>,
     pub allowed_outbound_hosts: Vec<String>,
+    /// The directories it may read (`Manifest::grants` resolves them).
+    pub files: Vec<Mount>,
 }
 
 impl ComponentSpec {
@@ -272,6 +275,7 @@ impl ComponentSpec {
             publish_topics: todo.publish_topics.clone(),
             sqlite_databases: self.sqlite_databases.clone(),
             allowed_outbound_hosts: self.allowed_outbound_hosts.clone(),
+            files: Vec::new(),
         }
     }
 }
@@ -301,6 +305,15 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// A manifest given as JSON (a locked app's, for a trigger plugin);
+    /// its relative paths start at `dir`.
+    pub fn from_json(value: serde_json::Value, dir: PathBuf) -> anyhow::Result<Self> {
+        let mut manifest: Manifest = serde_json::from_value(value)?;
+        manifest.dir = dir;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.spin_manifest_version != 2 {
             bail!("spin_manifest_version must be 2, got {}", self.spin_manifest_version);
@@ -317,13 +330,7 @@ impl Manifest {
                 bail!("a [[trigger.{kind}]] names component {component:?}, which has no [component.{component}]");
             }
         }
-        let routes = self
-            .trigger
-            .http
-            .iter()
-            .map(|t| &t.route)
-            .chain(self.trigger.statics.iter().map(|t| &t.route))
-            .chain(self.trigger.sse.iter().map(|t| &t.route));
+        let routes = self.trigger.http.iter().map(|t| &t.route).chain(self.trigger.sse.iter().map(|t| &t.route));
         for route in routes {
             if !route.starts_with('/') {
                 bail!("route {route:?} must start with '/'");
@@ -333,6 +340,19 @@ impl Manifest {
             bail!("this host serves one [[trigger.sse]] stream; the manifest has {}", self.trigger.sse.len());
         }
         self.validate_variables()?;
+        for (id, spec) in &self.component {
+            let globs = spec.files.iter().filter_map(|f| match f {
+                FileMount::Path(p) if p.to_str().is_some_and(|p| p.contains(['*', '?', '['])) => Some(p),
+                _ => None,
+            });
+            if let Some(pattern) = globs.into_iter().next() {
+                bail!(
+                    "[component.{id}] files: {} is a pattern; this host mounts directories: \
+                     write {{ source = \"dir\", destination = \"/\" }}",
+                    pattern.display()
+                );
+            }
+        }
         for t in &self.trigger.pubsub {
             if t.max_attempts == 0 {
                 bail!("[[trigger.pubsub]] for {:?}: max_attempts must be at least 1", t.component);
@@ -370,31 +390,38 @@ impl Manifest {
         self.application.tool.todo.migrations.as_ref().map(|dir| self.dir.join(dir))
     }
 
+    /// Everything `spec` grants, its `files` resolved against the manifest's directory.
+    pub fn grants(&self, spec: &ComponentSpec) -> Grants {
+        Grants { files: self.mounts(spec), ..spec.grants() }
+    }
+
+    /// A component's `files` as directory mounts.
+    fn mounts(&self, spec: &ComponentSpec) -> Vec<Mount> {
+        let mount = |f: &FileMount| match f {
+            FileMount::Placement { source, destination } => {
+                Mount { host: self.dir.join(source), guest: destination.clone() }
+            }
+            FileMount::Path(path) => Mount { host: self.dir.join(path), guest: format!("/{}", path.display()) },
+        };
+        spec.files.iter().map(mount).collect()
+    }
+
     /// The component's source, resolved against the manifest's directory.
     pub fn source_path(&self, spec: &ComponentSpec) -> PathBuf {
         self.dir.join(&spec.source)
     }
 
-    /// The component serving `path`: an exact route, else the longest
-    /// matching `/...` prefix.
+    /// The component serving `path`, the most specific route winning as in
+    /// Spin's router: an exact route, else the longest matching `/...`
+    /// prefix (so `/...`, the dashboard's files, is below every API route).
     pub fn route(&self, path: &str) -> Option<&HttpTrigger> {
-        best(&self.trigger.http, path, |t| &t.route)
+        self.trigger
+            .http
+            .iter()
+            .filter_map(|t| route_match(&t.route, path).map(|len| (len, t)))
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, t)| t)
     }
-
-    /// The static directory serving `path`, and the path inside it.
-    pub fn static_route<'a>(&self, path: &'a str) -> Option<(&StaticTrigger, &'a str)> {
-        let t = best(&self.trigger.statics, path, |t| &t.route)?;
-        let prefix = t.route.strip_suffix("/...").unwrap_or("");
-        Some((t, path.strip_prefix(prefix).unwrap_or(path)))
-    }
-}
-
-fn best<'a, T>(triggers: &'a [T], path: &str, route: impl Fn(&T) -> &str) -> Option<&'a T> {
-    triggers
-        .iter()
-        .filter_map(|t| route_match(route(t), path).map(|len| (len, t)))
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, t)| t)
 }
 
 /// How specific a match of `route` to `path` is, or None.
@@ -445,6 +472,25 @@ mod tests {
     "#;
 
     #[test]
+    fn the_dashboards_catch_all_is_below_every_route_and_mounts_its_files() {
+        let text = format!(
+            "{BASE}\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"files\"\n[component.files]\nsource = \"f.wasm\"\n\
+             files = [{{ source = \"frontend/dist\", destination = \"/\" }}, \"docs\"]\n"
+        );
+        let m = manifest(&text).unwrap();
+        assert_eq!(m.route("/").unwrap().component, "files");
+        assert_eq!(m.route("/tasks/42").unwrap().component, "files");
+        assert_eq!(m.route("/api/todosx").unwrap().component, "files", "a prefix matches whole segments");
+        assert_eq!(m.route("/api/todos/1").unwrap().component, "api");
+        assert_eq!(m.route("/api/todos/special").unwrap().component, "other");
+        let mounts = m.grants(&m.component["files"]).files;
+        assert_eq!(mounts[0], Mount { host: m.dir.join("frontend/dist"), guest: "/".into() });
+        assert_eq!(mounts[1], Mount { host: m.dir.join("docs"), guest: "/docs".into() });
+        let err = manifest(&text.replace("\"docs\"", "\"docs/*.md\"")).unwrap_err();
+        assert!(format!("{err:#}").contains("mounts directories"), "{err:#}");
+    }
+
+    #[test]
     fn routes_exact_then_longest_prefix() {
         let m = manifest(BASE).unwrap();
         assert_eq!(m.route("/api/todos").unwrap().component, "api");
@@ -453,7 +499,6 @@ mod tests {
         assert!(m.route("/api/todosx").is_none());
         assert!(m.route("/").is_none());
         assert_eq!(m.trigger.pubsub[0].dead_letter_topic(), "task-events-dlq");
-        assert!(m.static_route("/app.js").is_none());
         assert_eq!(m.trigger.pubsub[0].max_attempts, 5);
         let grants = m.component["api"].grants();
         assert_eq!(grants.sql_databases, ["default"]);

@@ -10,7 +10,10 @@ use opentelemetry::{propagation::TextMapPropagator, trace::TracerProvider as _};
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider, Resource};
 use std::{
     collections::HashMap,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
@@ -30,9 +33,11 @@ impl Drop for Telemetry {
     }
 }
 
-/// Installs the log output and, when a collector is configured, the span exporter.
-pub fn init() -> anyhow::Result<Telemetry> {
-    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(
+/// Installs the log output and, when a collector is configured, the span
+/// exporter. `label` (a trigger plugin's name) starts every log line: Spin
+/// interleaves the stderr of its trigger processes.
+pub fn init(label: Option<&str>) -> anyhow::Result<Telemetry> {
+    let logs = tracing_subscriber::fmt::layer().with_writer(LabelledStderr(label.map(Arc::from))).with_filter(
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| "info,wasmtime_cranelift=warn,cranelift_codegen=warn".into()),
     );
@@ -56,6 +61,33 @@ pub fn init() -> anyhow::Result<Telemetry> {
     tracing_subscriber::registry().with(logs).with(spans).init();
     TRACING.store(true, Ordering::Relaxed);
     Ok(Telemetry(Some(provider)))
+}
+
+/// Log lines on stderr, each after `[label] ` if there is a label.
+#[derive(Clone)]
+struct LabelledStderr(Option<Arc<str>>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LabelledStderr {
+    type Writer = LabelledStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl std::io::Write for LabelledStderr {
+    /// The formatter writes each event in one call, so the label starts its line.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut stderr = std::io::stderr().lock();
+        if let Some(label) = &self.0 {
+            write!(stderr, "[{label}] ")?;
+        }
+        stderr.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// The W3C `traceparent` of the current span, when traces are on.

@@ -48,12 +48,14 @@ async fn health_readiness_and_authentication() {
     // Development sign-in is off when the secret is configured.
     let res = anon.post(host.url("/auth/dev/sign-in")).json(&serde_json::json!({"user_id": "a"})).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    // Unknown routes are JSON 404s.
-    let res = client("alice").get(host.url("/nowhere")).send().await.unwrap();
+    // Unknown files are JSON 404s (other paths are the dashboard's routes).
+    let res = client("alice").get(host.url("/nowhere.txt")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(res).await, "not_found");
 }
 
+/// The static-files component on the catch-all route, its files mounted
+/// read-only from the manifest's `files`.
 #[tokio::test]
 async fn static_files_are_served_below_the_component_routes() {
     let host = Host::start();
@@ -61,20 +63,27 @@ async fn static_files_are_served_below_the_component_routes() {
     let get = |path: &str, accept: &str| anon.get(host.url(path)).header("accept", accept.to_owned()).send();
     let res = get("/", "text/html").await.unwrap();
     assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     assert!(res.text().await.unwrap().contains("<title>todo</title>"));
     let res = get("/assets/app.js", "*/*").await.unwrap();
-    assert_eq!(res.headers()["content-type"], "text/javascript");
+    assert_eq!(res.headers()["content-type"], "text/javascript; charset=utf-8");
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     assert_eq!(res.text().await.unwrap(), "console.log('todo')");
-    // A page of the single-page app: the entry point, for browsers only.
+    // A page of the single-page app (no dot in its last segment): the entry point.
     let res = get("/tasks/42", "text/html,application/xhtml+xml").await.unwrap();
     assert_eq!(res.headers()["cache-control"], "no-cache");
     assert!(res.text().await.unwrap().contains("<title>todo</title>"));
     let res = get("/assets/missing.js", "*/*").await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(res).await, "not_found");
+    let res = get("/../spin.toml", "*/*").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "nothing outside the mount");
+    // Where the dashboard's stream is: the same origin here.
+    let res = get("/todo-config.json", "*/*").await.unwrap();
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap(), serde_json::json!({ "stream_url": "" }));
     // Component routes still win, and still need a token.
     assert_eq!(get("/api/todos", "text/html").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anon.post(host.url("/")).send().await.unwrap().status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]

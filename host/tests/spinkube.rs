@@ -403,8 +403,9 @@ async fn what_we_push_has_the_shape_spins_pull_reads() {
     assert_eq!(lock["variables"]["dev_sign_in"], json!({"default": "false"}));
     assert_eq!(task_api["config"], json!({"jwt_secret": "{{ jwt_secret }}"}));
     let migrations = lock["metadata"]["tool"]["todo"]["migrations"].as_array().unwrap();
-    let statics = lock["triggers"].as_array().unwrap().iter().find(|t| t["trigger_type"] == "static").unwrap();
-    let files = statics["trigger_config"]["files"].as_array().unwrap();
+    let dashboard = lock["components"].as_array().unwrap().iter().find(|c| c["id"] == "static-files").unwrap();
+    let files = dashboard["files"].as_array().unwrap();
+    assert!(files.iter().any(|f| f["path"] == "assets/app.js"), "{files:?}");
     for file in migrations.iter().chain(files) {
         let path = file["path"].as_str().unwrap();
         assert!(!path.starts_with('/') && !path.contains(".."), "{path}");

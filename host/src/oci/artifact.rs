@@ -11,14 +11,15 @@
 //! `tool.todo` tables: a component's grants under its `metadata.tool.todo`,
 //! the application's migrations under `metadata.tool.todo.migrations` (the
 //! files of `sqlite/` and `postgres/`). Our own trigger types travel as
-//! Spin's do: a trigger's table is its opaque `trigger_config`; a static
-//! trigger's `directory` becomes its `files`. Variables travel as Spin's:
+//! Spin's do: a trigger's table is its opaque `trigger_config`. A
+//! component's `files` travel as Spin's: every file, by its path in the
+//! guest, unpacked into `files/<id>/` and mounted at `/` again. Variables travel as Spin's:
 //! `[variables]` as the lock's `variables` (required means no `default`),
 //! a component's `[component.<id>.variables]` as its `config`.
 
 use super::OciError;
 use crate::locked::{ContentPath, ContentRef, LockedApp, LockedComponent, LockedSource, LockedTrigger, Metadata};
-use crate::manifest::Manifest;
+use crate::manifest::{ComponentSpec, Manifest};
 use oci_client::client::ImageLayer;
 use serde_json::{json, Value};
 use std::{
@@ -112,7 +113,7 @@ pub fn assemble(manifest: &Manifest, raw: &toml::Table) -> Result<Artifact, OciE
     let mut layers = Layers::default();
     // Components first, as Spin orders its layers.
     let components = lock_components(manifest, raw, &mut layers)?;
-    let triggers = lock_triggers(manifest, raw, &mut layers)?;
+    let triggers = lock_triggers(raw);
     let migrations = match manifest.migrations_dir() {
         Some(dir) => layers.dir(&dir)?,
         None => Vec::new(),
@@ -158,34 +159,37 @@ fn app_metadata(raw: &toml::Table, triggers: &[LockedTrigger], migrations: Vec<C
     metadata
 }
 
-fn lock_triggers(manifest: &Manifest, raw: &toml::Table, layers: &mut Layers) -> Result<Vec<LockedTrigger>, OciError> {
+fn lock_triggers(raw: &toml::Table) -> Vec<LockedTrigger> {
     let mut triggers = Vec::new();
     let tables = raw.get("trigger").and_then(toml::Value::as_table).cloned().unwrap_or_default();
     for (kind, list) in &tables {
         for (index, table) in list.as_array().into_iter().flatten().enumerate() {
-            let mut config = to_json(table);
-            if kind == "static" {
-                let directory = manifest.dir.join(&manifest.trigger.statics[index].directory);
-                let files = if directory.is_dir() {
-                    layers.dir(&directory)?
-                } else {
-                    // As `up` serves it: a directory not built yet serves nothing.
-                    tracing::warn!(directory = %directory.display(), "a static directory is missing: pushed empty");
-                    Vec::new()
-                };
-                let object = config.as_object_mut().expect("a trigger is a table");
-                object.remove("directory");
-                object.remove("build"); // how to produce the files: no use once they are in the artifact
-                object.insert("files".into(), serde_json::to_value(files).expect("content paths serialize"));
-            }
             triggers.push(LockedTrigger {
                 id: format!("{kind}-trigger-{index}"),
                 trigger_type: kind.clone(),
-                trigger_config: config,
+                trigger_config: to_json(table),
             });
         }
     }
-    Ok(triggers)
+    triggers
+}
+
+/// A component's `files` as Spin pushes them: every file of each mounted
+/// directory, by its path in the guest relative to `/`.
+fn lock_files(manifest: &Manifest, spec: &ComponentSpec, layers: &mut Layers) -> Result<Vec<ContentPath>, OciError> {
+    let mut files = Vec::new();
+    for mount in manifest.grants(spec).files {
+        if !mount.host.is_dir() {
+            // As `up` would refuse it: pushed empty, with a warning.
+            tracing::warn!(directory = %mount.host.display(), "a component's files are missing: pushed none");
+            continue;
+        }
+        let guest = Path::new(mount.guest.trim_start_matches('/'));
+        for file in layers.dir(&mount.host)? {
+            files.push(ContentPath { path: guest.join(&file.path), ..file });
+        }
+    }
+    Ok(files)
 }
 
 /// Spin's locked variables: `description`, `default` (none when required),
@@ -243,7 +247,7 @@ fn lock_components(
             metadata,
             source: LockedSource { content_type: "application/wasm".into(), content },
             env: BTreeMap::new(),
-            files: Vec::new(),
+            files: lock_files(manifest, spec, layers)?,
             config: spec.variables.clone(),
             dependencies: Metadata::new(),
             host_requirements: Metadata::new(),
@@ -253,7 +257,7 @@ fn lock_components(
 }
 
 /// Writes the app of `lock` into `dir`: `spin.toml`, `components/<id>.wasm`,
-/// `migrations/...` and `static/<n>/...`, taking layers from `blob`.
+/// `migrations/...` and `files/<id>/...`, taking layers from `blob`.
 pub fn unpack(lock: &LockedApp, blob: &dyn Fn(&str) -> Result<PathBuf, OciError>, dir: &Path) -> Result<(), OciError> {
     lock.check_supported()?;
     let place = |content: &ContentRef, dest: &Path| place(content, dest, blob);
@@ -274,11 +278,16 @@ pub fn unpack(lock: &LockedApp, blob: &dyn Fn(&str) -> Result<PathBuf, OciError>
         if !c.config.is_empty() {
             table.insert("variables".into(), to_toml(&json!(c.config))?);
         }
+        if !c.files.is_empty() {
+            let directory = format!("files/{}", c.id);
+            place_all(&c.files, &dir.join(&directory), &place)?;
+            table.insert("files".into(), to_toml(&json!([{ "source": directory, "destination": "/" }]))?);
+        }
         components.insert(c.id.clone(), table.into());
     }
     manifest.insert("component".into(), components.into());
     manifest.insert("variables".into(), unpack_variables(lock)?);
-    manifest.insert("trigger".into(), unpack_triggers(lock, dir, &place)?.into());
+    manifest.insert("trigger".into(), unpack_triggers(lock)?.into());
     let text = toml::to_string(&manifest).map_err(|e| OciError::Format(format!("writing spin.toml: {e}")))?;
     let path = dir.join("spin.toml");
     std::fs::write(&path, text).map_err(|e| OciError::io(format!("writing {}", path.display()), e))
@@ -306,22 +315,11 @@ fn unpack_application(lock: &LockedApp, dir: &Path, place: &Place) -> Result<tom
     Ok(app.into())
 }
 
-/// `[[trigger.<type>]]` from each trigger's config; a static trigger's files
-/// go to `static/<n>/`, its `directory`.
-fn unpack_triggers(lock: &LockedApp, dir: &Path, place: &Place) -> Result<toml::Table, OciError> {
+/// `[[trigger.<type>]]` from each trigger's config.
+fn unpack_triggers(lock: &LockedApp) -> Result<toml::Table, OciError> {
     let mut triggers: BTreeMap<String, Vec<toml::Value>> = BTreeMap::new();
-    for (index, t) in lock.triggers.iter().enumerate() {
-        let mut config = t.trigger_config.clone();
-        if t.trigger_type == "static" {
-            let object =
-                config.as_object_mut().ok_or_else(|| OciError::Format(format!("trigger {} is not a table", t.id)))?;
-            let files: Vec<ContentPath> = serde_json::from_value(object.remove("files").unwrap_or(json!([])))
-                .map_err(|e| OciError::Format(format!("the files of trigger {}: {e}", t.id)))?;
-            let directory = format!("static/{index}");
-            place_all(&files, &dir.join(&directory), place)?;
-            object.insert("directory".into(), directory.into());
-        }
-        triggers.entry(t.trigger_type.clone()).or_default().push(to_toml(&config)?);
+    for t in &lock.triggers {
+        triggers.entry(t.trigger_type.clone()).or_default().push(to_toml(&t.trigger_config)?);
     }
     Ok(triggers.into_iter().map(|(kind, list)| (kind, toml::Value::Array(list))).collect())
 }
@@ -364,7 +362,7 @@ mod tests {
     use super::*;
 
     /// An app with everything that must travel: grants, outbound hosts, our
-    /// trigger types, a static directory (a small file inlined, a big one a
+    /// trigger types, a component's files (a small file inlined, a big one a
     /// layer) and migrations.
     fn app(dir: &Path) -> (Manifest, toml::Table) {
         let text = r#"
@@ -388,15 +386,10 @@ component = "api"
 route = "/stream"
 topic = "task-updates"
 user_attribute = "partitionkey"
-[[trigger.static]]
-route = "/..."
-directory = "web"
-fallback = "index.html"
-[trigger.static.build]
-command = "make"
 [component.api]
 source = "api.wasm"
 allowed_outbound_hosts = ["https://example.com"]
+files = [{ source = "web", destination = "/" }]
 [component.api.tool.todo]
 sql_databases = ["default"]
 publish_topics = ["task-events"]
@@ -426,10 +419,9 @@ publish_topics = ["task-events"]
         assert_eq!(lock["metadata"]["name"], "todo");
         assert_eq!(lock["components"][0]["metadata"]["tool"]["todo"]["publish_topics"], json!(["task-events"]));
         assert_eq!(lock["metadata"]["tool"]["todo"]["migrations"][0]["path"], "sqlite/0001_init.sql");
-        let statics = lock["triggers"].as_array().unwrap().iter().find(|t| t["trigger_type"] == "static").unwrap();
-        assert!(
-            statics["trigger_config"].get("build").is_none() && statics["trigger_config"].get("directory").is_none()
-        );
+        let files: Vec<&str> =
+            lock["components"][0]["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+        assert_eq!(files, ["assets/app.js", "index.html"], "paths in the guest, relative to /");
 
         let blobs: BTreeMap<String, PathBuf> = artifact
             .layers
@@ -451,24 +443,26 @@ publish_topics = ["task-events"]
         assert_eq!(std::fs::read(pulled.source_path(&pulled.component["api"])).unwrap(), vec![7u8; 300]);
         let migration = pulled.migrations_dir().unwrap().join("sqlite/0001_init.sql");
         assert_eq!(std::fs::read_to_string(migration).unwrap(), "CREATE TABLE t (id INTEGER);");
-        let (t, inner) = pulled.static_route("/assets/app.js").unwrap();
-        assert_eq!(std::fs::read_to_string(pulled.dir.join(&t.directory).join(&inner[1..])).unwrap(), "x".repeat(500));
-        assert_eq!(t.fallback.as_deref(), Some("index.html"));
+        let mounts = pulled.grants(&pulled.component["api"]).files;
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].guest, "/");
+        assert_eq!(std::fs::read_to_string(mounts[0].host.join("assets/app.js")).unwrap(), "x".repeat(500));
+        assert_eq!(std::fs::read_to_string(mounts[0].host.join("index.html")).unwrap(), "<!doctype html>");
     }
 
     #[test]
     fn refuses_unsafe_paths() {
         let out = tempfile::tempdir().unwrap();
         let mut lock: LockedApp = serde_json::from_value(json!({
-            "spin_lock_version": 0, "components": [],
-            "triggers": [{"id": "s", "trigger_type": "static",
-                          "trigger_config": {"route": "/...", "files": [{"path": "../evil", "inline": "eA=="}]}}]
+            "spin_lock_version": 0, "triggers": [],
+            "components": [{"id": "c", "source": {"content_type": "application/wasm", "inline": "AGFzbQ=="},
+                            "files": [{"path": "../evil", "inline": "eA=="}]}]
         }))
         .unwrap();
         let none = |d: &str| Err(OciError::Format(d.to_owned()));
         let err = unpack(&lock, &none, out.path()).unwrap_err().to_string();
         assert!(err.contains("leaves its directory"), "{err}");
-        lock.triggers.clear();
+        lock.components[0].files.clear();
         unpack(&lock, &none, out.path()).unwrap();
     }
 }

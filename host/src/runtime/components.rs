@@ -94,7 +94,7 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
 /// its configuration, none of Spin's SQLite (the dependencies' only way to
 /// it), as Spin gives such dependencies nothing.
 fn grants(manifest: &Manifest, spec: &ComponentSpec) -> Grants {
-    let mut grants = spec.grants();
+    let mut grants = manifest.grants(spec);
     if manifest.compose_dependencies && !spec.dependencies.is_empty() && !spec.dependencies_inherit_configuration {
         grants.sqlite_databases.clear();
     }
@@ -155,7 +155,7 @@ impl Components {
 
     /// A fresh store for one call of component `id`, with its grants.
     pub fn store(&self, id: &str) -> Result<Store, SwapError> {
-        Ok(new_store(&self.engine, &self.app, &self.slot(id)?.grants))
+        new_store(&self.engine, &self.app, &self.slot(id)?.grants).map_err(SwapError::Internal)
     }
 
     fn slot(&self, id: &str) -> Result<&Slot, SwapError> {
@@ -212,7 +212,7 @@ impl Components {
             let started = std::time::Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
             crate::metrics::instantiated(id, started);
-            let outcome = instance.todo_platform_event_handler().call_handle(&mut store, topic, event, attempt).await?;
+            let outcome = instance.todo_platform_event_handler().call_handle(&mut store, topic, &event.into(), attempt).await?;
             anyhow::Ok(outcome)
         }
         .await;

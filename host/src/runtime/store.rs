@@ -12,13 +12,13 @@ use crate::capabilities::{
     variables::{VariablesCapability, VariablesCtx},
     Capabilities,
 };
-use crate::manifest::Grants;
+use crate::manifest::{Grants, Mount};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 use wasmtime::{component::ResourceTable, Engine, ResourceLimiter, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// What every instance of the application shares.
@@ -47,6 +47,8 @@ pub struct ComponentGrants {
     pub publish_topics: Arc<[String]>,
     pub sqlite_databases: Arc<[String]>,
     pub outbound: Arc<AllowedHosts>,
+    /// Directories preopened read-only in every instance.
+    pub files: Arc<[Mount]>,
 }
 
 impl ComponentGrants {
@@ -59,6 +61,13 @@ impl ComponentGrants {
         capabilities.sql.check_sqlite_grants(component, &grants.sqlite_databases)?;
         let outbound = AllowedHosts::parse(&grants.allowed_outbound_hosts)
             .map_err(|e| anyhow::anyhow!("component {component:?}: {e:#}"))?;
+        for mount in &grants.files {
+            anyhow::ensure!(
+                mount.host.is_dir(),
+                "component {component:?}: files mounts {}, which is not a directory (build it first?)",
+                mount.host.display()
+            );
+        }
         Ok(Self {
             component: component.into(),
             sql_databases: grants.sql_databases.clone().into(),
@@ -66,6 +75,7 @@ impl ComponentGrants {
             publish_topics: grants.publish_topics.clone().into(),
             sqlite_databases: grants.sqlite_databases.clone().into(),
             outbound: Arc::new(outbound),
+            files: grants.files.clone().into(),
         })
     }
 }
@@ -125,7 +135,7 @@ pub type Store = wasmtime::Store<InstanceState>;
 /// A store for one call of the component `grants` describes, with the
 /// memory cap and the time limit armed: the guest yields to the executor
 /// every tick and fails once the limit passes.
-pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrants) -> Store {
+pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrants) -> anyhow::Result<Store> {
     let limits = app.limits;
     let capabilities = &app.capabilities;
     let component = &grants.component;
@@ -137,7 +147,7 @@ pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrant
         spin_sqlite: capabilities.sql.spin_instance(component, &grants.sqlite_databases),
         variables: app.variables.instance(component),
         outbound: OutboundHttp { component: component.clone(), allowed: grants.outbound.clone() },
-        wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+        wasi: wasi(&grants.files)?,
         http: WasiHttpCtx::new(),
         limiter: Limiter { memory_bytes: limits.memory_bytes },
     };
@@ -152,5 +162,18 @@ pub fn new_store(engine: &Engine, app: &Arc<AppContext>, grants: &ComponentGrant
             Ok(UpdateDeadline::Yield(1))
         }
     });
-    store
+    Ok(store)
+}
+
+/// WASI: the guest writes to the host's stdout and stderr, and reads its
+/// `files` (read-only).
+fn wasi(files: &[Mount]) -> anyhow::Result<WasiCtx> {
+    let mut builder = WasiCtx::builder();
+    builder.inherit_stdout().inherit_stderr();
+    for mount in files {
+        builder
+            .preopened_dir(&mount.host, &mount.guest, FsPerms::ReadOnly)
+            .map_err(|e| anyhow::anyhow!("mounting {} at {}: {e}", mount.host.display(), mount.guest))?;
+    }
+    Ok(builder.build())
 }

@@ -49,6 +49,8 @@ pub struct HttpServer {
     pub auth: Auth,
     /// The `[[trigger.sse]]` stream, if the app has one.
     pub hub: Option<Arc<super::sse::Hub>>,
+    /// The other origins whose pages may read the stream.
+    pub cors: super::cors::Cors,
     /// Set once every component is loaded and every trigger runs.
     pub started: AtomicBool,
 }
@@ -59,9 +61,26 @@ pub fn router(server: Arc<HttpServer>) -> Router {
         get(|| async { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()) }),
     );
     if let Some(hub) = &server.hub {
-        router = router.route(&hub.trigger.route, get(super::sse::stream::handler));
+        let stream = get(super::sse::stream::handler)
+            .options(|State(server): State<Arc<HttpServer>>, request: Request| async move {
+                server.cors.preflight(request.headers())
+            })
+            .layer(axum::middleware::from_fn_with_state(server.clone(), allow_origin));
+        router = router.route(&hub.trigger.route, stream);
     }
     router.fallback(dispatch).with_state(server)
+}
+
+/// Adds the CORS headers of an allowed origin to the stream's answers.
+async fn allow_origin(
+    State(server): State<Arc<HttpServer>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let allowed = server.cors.headers(request.headers());
+    let mut response = next.run(request).await;
+    response.headers_mut().extend(allowed);
+    response
 }
 
 /// Serves `server` on `listener` (streams held natively, the rest through
@@ -141,7 +160,7 @@ async fn readyz(State(server): State<Arc<HttpServer>>) -> Response {
 /// component fresh and let it answer (and authenticate the caller).
 async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Response {
     let Some(route) = server.manifest.route(request.uri().path()) else {
-        return serve_static(&server.manifest, request).await;
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", request.uri().path()));
     };
     let (component, route_pattern) = (route.component.clone(), route.route.clone());
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -173,37 +192,6 @@ async fn dispatch(State(server): State<Arc<HttpServer>>, request: Request) -> Re
     }
     .instrument(span)
     .await
-}
-
-/// Serves a file of a `[[trigger.static]]` directory; a browser asking for a
-/// page that has no file gets the fallback (a single-page app's entry).
-async fn serve_static(manifest: &Manifest, request: Request) -> Response {
-    use tower::ServiceExt;
-    let path = request.uri().path().to_owned();
-    let not_found = || error(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}"));
-    let Some((t, inner)) = manifest.static_route(&path) else { return not_found() };
-    let directory = manifest.dir.join(&t.directory);
-    let wants_html =
-        request.headers().get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-    let (mut parts, body) = request.into_parts();
-    parts.uri = inner.parse().unwrap_or_default();
-    let served = tower_http::services::ServeDir::new(&directory).oneshot(http::Request::from_parts(parts, body)).await;
-    // Build tools put content-hashed files under assets/: cache those for
-    // good, and revalidate everything else (index.html names the hashes).
-    let cache = if inner.starts_with("/assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
-    let mut response = match (served, &t.fallback) {
-        (Ok(response), _) if response.status() != StatusCode::NOT_FOUND => response.map(Body::new),
-        (_, Some(entry)) if wants_html => {
-            let file = tower_http::services::ServeFile::new(directory.join(entry));
-            match file.oneshot(http::Request::new(Body::empty())).await {
-                Ok(response) => response.map(Body::new),
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "static_failed", e.to_string()),
-            }
-        }
-        _ => return not_found(),
-    };
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
 }
 
 /// Reads the body (at most `MAX_BODY_BYTES`) and sets the host's headers.

@@ -3,6 +3,7 @@
 //! endpoints the sidecar calls, and the SSE streams. Triggers import the
 //! runtime and the capabilities below them, never the app.
 
+pub mod cors;
 pub mod dapr;
 mod head_deadline;
 pub mod http;

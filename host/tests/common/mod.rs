@@ -24,8 +24,15 @@ fn wasm(package: &str) -> PathBuf {
 }
 
 /// The components the test manifest runs, besides the test component.
-pub const COMPONENTS: [&str; 6] =
-    ["task-api", "notification-handler", "recurring-handler", "reminder-checker", "sign-in", "platform-adapter"];
+pub const COMPONENTS: [&str; 7] = [
+    "task-api",
+    "notification-handler",
+    "recurring-handler",
+    "reminder-checker",
+    "sign-in",
+    "platform-adapter",
+    "static-files",
+];
 
 /// The components that import `todo:platform`: composed with the platform
 /// adapter when the tests run composed.
@@ -129,10 +136,9 @@ component = "test-guest"
 route = "/auth/..."
 component = "sign-in"
 
-[[trigger.static]]
+[[trigger.http]]
 route = "/..."
-directory = "static"
-fallback = "index.html"
+component = "static-files"
 
 [[trigger.pubsub]]
 topic = "test"
@@ -207,6 +213,12 @@ jwt_secret = "{{{{ jwt_secret }}}}"
 dev_sign_in = "{{{{ dev_sign_in }}}}"
 stream_route = "/api/stream/tasks"
 
+[component.static-files]
+source = "{}"
+files = [{{ source = "static", destination = "/" }}]
+[component.static-files.variables]
+stream_url = ""
+
 [component.test-guest]
 source = "{}"
 allowed_outbound_hosts = [{}]
@@ -222,6 +234,7 @@ greeting = "hello from {{{{ dev_sign_in }}}}"
         wasm("recurring-handler").display(),
         wasm("reminder-checker").display(),
         wasm("sign-in").display(),
+        wasm("static-files").display(),
         options.test_guest.display(),
         outbound.join(", "),
         options.test_guest_grants,

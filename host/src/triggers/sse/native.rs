@@ -132,10 +132,17 @@ async fn serve(server: Arc<HttpServer>, mut socket: TcpStream, deadline: Instant
         }
     };
     drop(head);
+    // Header lines for an allowed other origin (the dashboard under Spin).
+    let cors: String = server
+        .cors
+        .headers(&headers)
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\r\n", value.to_str().unwrap_or_default()))
+        .collect();
     let mut state = match stream::open(&server, &headers, &query).await {
         Ok(state) => state,
         Err((status, code, message)) => {
-            let _ = write_refusal(&mut socket, status.as_u16(), code, message).await;
+            let _ = write_answer(&mut socket, status.as_u16(), &cors, code, message).await;
             return;
         }
     };
@@ -145,6 +152,7 @@ async fn serve(server: Arc<HttpServer>, mut socket: TcpStream, deadline: Instant
     for (name, value) in RESPONSE_HEADERS {
         response.push_str(&format!("{name}: {value}\r\n"));
     }
+    response.push_str(&cors);
     response.push_str("transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
     if writer.write_all(response.as_bytes()).await.is_err() {
         return;
@@ -233,10 +241,15 @@ async fn linger(mut socket: impl AsyncRead + Unpin) {
 
 /// An error answer in the API's JSON shape, then the end of the connection.
 async fn write_refusal(socket: &mut TcpStream, status: u16, code: &str, message: &str) -> io::Result<()> {
+    write_answer(socket, status, "", code, message).await
+}
+
+/// `write_refusal` with more header lines (`extra`, each ending in CRLF).
+async fn write_answer(socket: &mut TcpStream, status: u16, extra: &str, code: &str, message: &str) -> io::Result<()> {
     let body = crate::triggers::http::error_body(code, message).to_string();
     let reason = axum::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n",
         body.len()
     );
     socket.write_all(head.as_bytes()).await?;
