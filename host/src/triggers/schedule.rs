@@ -66,7 +66,8 @@ pub async fn tick(components: &Components, id: &str, at: DateTime<Utc>) -> anyho
 /// the next one is due delays it rather than overlapping.
 pub fn start(manifest: &Manifest, components: &Arc<Components>) -> anyhow::Result<()> {
     for t in &manifest.trigger.schedule {
-        let schedule = Schedule::parse(&t.schedule).with_context(|| format!("[[trigger.schedule]] for {}", t.component))?;
+        let schedule =
+            Schedule::parse(&t.schedule).with_context(|| format!("[[trigger.schedule]] for {}", t.component))?;
         let (components, id) = (components.clone(), t.component.clone());
         tracing::info!(component = %id, schedule = %t.schedule, "scheduling");
         tokio::spawn(async move {
