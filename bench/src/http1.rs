@@ -55,50 +55,51 @@ async fn drive(
     request: Request,
 ) -> Run {
     let started = Instant::now();
-    let workers: Vec<_> = (0..connections)
-        .map(|worker| {
-            let (addr, request) = (addr.to_owned(), request.clone());
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
-                let mut conn: Option<Connection> = None;
-                let mut tick = every.map(|every| {
-                    // Staggered, so the connections do not send in step.
-                    let first = tokio::time::Instant::now() + every.mul_f64(worker as f64 / connections as f64);
-                    let mut tick = tokio::time::interval_at(first, every);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    tick
-                });
-                let mut n = 0;
-                while started.elapsed() < duration {
-                    if let Some(tick) = tick.as_mut() {
-                        tick.tick().await;
-                    }
-                    if conn.is_none() {
-                        conn = Connection::open(&addr).await.ok();
-                    }
-                    let Some(c) = conn.as_mut() else {
-                        errors += 1;
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    };
-                    let sent = Instant::now();
-                    match c.exchange(&request(worker, n)).await {
-                        Ok(status) if status == expect => latencies.push(sent.elapsed()),
-                        Ok(_) => errors += 1,
-                        Err(_) => {
-                            errors += 1;
-                            conn = None;
-                        }
-                    }
-                    n += 1;
+    // A JoinSet aborts its tasks when dropped: a load stopped early (its
+    // future dropped) stops sending at once.
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..connections {
+        let (addr, request) = (addr.to_owned(), request.clone());
+        workers.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            let mut conn: Option<Connection> = None;
+            let mut tick = every.map(|every| {
+                // Staggered, so the connections do not send in step.
+                let first = tokio::time::Instant::now() + every.mul_f64(worker as f64 / connections as f64);
+                let mut tick = tokio::time::interval_at(first, every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick
+            });
+            let mut n = 0;
+            while started.elapsed() < duration {
+                if let Some(tick) = tick.as_mut() {
+                    tick.tick().await;
                 }
-                (latencies, errors)
-            })
-        })
-        .collect();
+                if conn.is_none() {
+                    conn = Connection::open(&addr).await.ok();
+                }
+                let Some(c) = conn.as_mut() else {
+                    errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let sent = Instant::now();
+                match c.exchange(&request(worker, n)).await {
+                    Ok(status) if status == expect => latencies.push(sent.elapsed()),
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        conn = None;
+                    }
+                }
+                n += 1;
+            }
+            (latencies, errors)
+        });
+    }
     let (mut latencies, mut errors) = (Vec::new(), 0);
-    for worker in workers {
-        let (l, e) = worker.await.expect("a load worker panicked");
+    while let Some(worker) = workers.join_next().await {
+        let (l, e) = worker.expect("a load worker panicked");
         latencies.extend(l);
         errors += e;
     }
