@@ -182,7 +182,8 @@ fn spin_lock(manifest_path: &Path, working_dir: &Path) -> Value {
 }
 
 /// The repository's spin.toml in an app directory of its own (its build
-/// outputs, migrations and dashboard linked in), with the reminder
+/// outputs and migrations linked in, a dashboard of one page: the test
+/// command builds the real one later), with the reminder
 /// checker ticking every second; and the same without the triggers Spin
 /// hands to plugins, for the HTTP part.
 struct App {
@@ -194,9 +195,11 @@ impl App {
         let dir = tempfile::tempdir().unwrap();
         let app = dir.path().join("app");
         std::fs::create_dir_all(&app).unwrap();
-        for linked in ["target", "migrations", "frontend"] {
+        for linked in ["target", "migrations"] {
             std::os::unix::fs::symlink(repo().join(linked), app.join(linked)).unwrap();
         }
+        std::fs::create_dir_all(app.join("frontend/dist")).unwrap();
+        std::fs::write(app.join("frontend/dist/index.html"), "<!doctype html><title>todo</title>").unwrap();
         let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
         let mut manifest: toml::Table = toml::from_str(&text).unwrap();
         let schedules = manifest["trigger"]["schedule"].as_array().unwrap().len();
@@ -386,6 +389,9 @@ async fn run_the_app_beside_spins_http_part() {
     let sse_flags = ["--sse-listen", "127.0.0.1:0", "--sse-allow-origin", DASHBOARD];
     let (mut sse, stream_base) = Running::spawn(app.plugin("sse", &locked_url, &sse_flags), "trigger-sse", true);
     let stream_base = stream_base.expect("the sse plugin listens");
+    // The dashboard, from the files Spin's loader copied into the working directory.
+    let page = reqwest::get(format!("{base}/tasks/42")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<title>todo</title>"), "{page}");
 
     let user = format!("spin-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let bearer = format!("Bearer {}", token(&user));
