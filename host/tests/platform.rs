@@ -221,7 +221,7 @@ async fn compiled_components_are_cached_across_restarts() {
     let cached = || {
         std::fs::read_dir(&cache)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "cwasm")
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm"))
             .count()
     };
     assert!(cached() >= 2);

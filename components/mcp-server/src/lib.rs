@@ -43,7 +43,8 @@ fn handle(req: Request) -> Response {
 struct Handler;
 
 impl event_handler::Guest for Handler {
-    fn handle(topic: String, event: CloudEvent, attempt: u32) -> Outcome {
+    fn handle(topic: String, event: event_handler::Event, attempt: u32) -> Outcome {
+        let event = CloudEvent::from(event);
         log::set_component(NAME);
         if topic != TASK_EVENTS_TOPIC {
             log::dropping(&event.id, format_args!("unexpected topic {topic}"));

@@ -36,7 +36,8 @@ const ONE_NEXT_OCCURRENCE: &str = "task_one_next_occurrence";
 struct Handler;
 
 impl event_handler::Guest for Handler {
-    fn handle(topic: String, event: CloudEvent, attempt: u32) -> Outcome {
+    fn handle(topic: String, event: event_handler::Event, attempt: u32) -> Outcome {
+        let event = CloudEvent::from(event);
         log::set_component(CONSUMER);
         if topic != TASK_EVENTS_TOPIC {
             log::dropping(&event.id, format_args!("unexpected topic {topic}"));

@@ -366,7 +366,7 @@ impl event_handler::Guest for Guest {
     /// Records every delivery as "topic|event id|attempt|subject", then does what the
     /// event's JSON data asks: "ok", "drop", "trap", or {"fail_until": n} (retry
     /// until attempt n).
-    fn handle(topic: String, event: CloudEvent, attempt: u32) -> event_handler::Outcome {
+    fn handle(topic: String, event: event_handler::Event, attempt: u32) -> event_handler::Outcome {
         let subject = event.subject.as_deref().unwrap_or("");
         if record("event", &format!("{topic}|{}|{attempt}|{subject}", event.id)).is_err() {
             return event_handler::Outcome::Retry;

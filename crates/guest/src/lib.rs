@@ -25,9 +25,32 @@ wit_bindgen::generate!({
 
 /// Generates a component's exports of `world` (a world of `wit/`, for a crate
 /// in `components/<name>`), reusing this crate's bindings for the imports.
+/// An event handler also gets its delivered `Event` as this crate's
+/// `CloudEvent` (the same fields), which the handlers decode.
 #[macro_export]
 macro_rules! generate_exports {
+    ("todo:platform/event-handler-component") => {
+        $crate::generate_exports!(@world "todo:platform/event-handler-component");
+
+        // The handler's export has a record of its own (see wit/handlers.wit).
+        impl From<exports::todo::platform::event_handler::Event> for todo_guest::types::CloudEvent {
+            fn from(e: exports::todo::platform::event_handler::Event) -> Self {
+                Self {
+                    id: e.id,
+                    source: e.source,
+                    type_: e.type_,
+                    subject: e.subject,
+                    time: e.time,
+                    datacontenttype: e.datacontenttype,
+                    data: e.data,
+                }
+            }
+        }
+    };
     ($world:literal) => {
+        $crate::generate_exports!(@world $world);
+    };
+    (@world $world:literal) => {
         wit_bindgen::generate!({
             world: $world,
             path: "../../wit",

@@ -29,3 +29,22 @@ pub mod handler {
 pub mod scheduled {
     exporting_world!("todo:platform/scheduled-component");
 }
+
+use crate::capabilities::wit::types::CloudEvent;
+use handler::exports::todo::platform::event_handler::Event;
+
+/// A published event as the handler's own record (the same fields): the
+/// handler's export may not use `types.cloud-event` (see wit/handlers.wit).
+impl From<&CloudEvent> for Event {
+    fn from(e: &CloudEvent) -> Self {
+        Event {
+            id: e.id.clone(),
+            source: e.source.clone(),
+            type_: e.type_.clone(),
+            subject: e.subject.clone(),
+            time: e.time,
+            datacontenttype: e.datacontenttype.clone(),
+            data: e.data.clone(),
+        }
+    }
+}

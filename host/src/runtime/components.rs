@@ -212,7 +212,8 @@ impl Components {
             let started = std::time::Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
             crate::metrics::instantiated(id, started);
-            let outcome = instance.todo_platform_event_handler().call_handle(&mut store, topic, event, attempt).await?;
+            let outcome =
+                instance.todo_platform_event_handler().call_handle(&mut store, topic, &event.into(), attempt).await?;
             anyhow::Ok(outcome)
         }
         .await;

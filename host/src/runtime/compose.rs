@@ -15,7 +15,7 @@ use std::{
     path::Path,
 };
 use wac_graph::{
-    types::{ItemKind, Package, SubtypeChecker, WorldId},
+    types::{Package, SubtypeChecker, WorldId},
     CompositionGraph, EncodeOptions, NodeId,
 };
 
@@ -115,10 +115,17 @@ fn read(manifest: &Manifest, id: &str, name: &str, dependency: &Dependency) -> R
     Ok(Source { name: name.to_owned(), export: export.clone(), bytes })
 }
 
-/// The cache key: the component's digest and each dependency's name,
-/// export and digest.
+/// What this composer makes of the same inputs; changed whenever that
+/// changes, so that no cache holds compositions of an earlier composer
+/// (2: only the component's own exports, as Spin).
+const COMPOSER: &[u8] = b"todo-compose-2";
+
+/// The cache key: the composer, the component's digest and each
+/// dependency's name, export and digest.
 fn digest(bytes: &[u8], sources: &[Source]) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(COMPOSER);
+    hasher.update([0]);
     hasher.update(Sha256::digest(bytes));
     for s in sources {
         hasher.update(s.name.as_bytes());
@@ -184,7 +191,6 @@ fn compose_bytes(id: &str, bytes: Vec<u8>, sources: Vec<Source>) -> Result<Vec<u
     let imports: Vec<String> = graph.types()[world].imports.keys().cloned().collect();
     let plan = plan(id, &imports, &sources)?;
     let mut instances = BTreeMap::new();
-    let mut named = Vec::new();
     for (import, index) in plan {
         let source = &sources[index];
         let (dependency_world, instance) = match instances.entry(index) {
@@ -209,30 +215,15 @@ fn compose_bytes(id: &str, bytes: Vec<u8>, sources: Vec<Source>) -> Result<Vec<u
         )?;
         let node = graph.alias_instance_export(instance, &export).map_err(|e| graph_error(e.into()))?;
         graph.set_instantiation_argument(main, &import, node).map_err(|e| graph_error(e.into()))?;
-        if only_types(graph.types(), export_ty) {
-            named.push((node, import));
-        }
     }
-    // An export may use a record of a plugged interface (an event handler's
-    // `cloud-event` from `todo:platform/types`): a component's exports may
-    // only use types it names, so the type-only interfaces are exported too.
-    for (node, name) in named {
-        graph.export(node, &name).map_err(|e| graph_error(e.into()))?;
-    }
+    // Exactly the component's own exports, as Spin exports them: an export
+    // using a type of a plugged interface fails here as it fails under Spin.
     let exports: Vec<String> = graph.types()[world].exports.keys().cloned().collect();
     for export in exports {
         let node = graph.alias_instance_export(main, &export).map_err(|e| graph_error(e.into()))?;
         graph.export(node, &export).map_err(|e| graph_error(e.into()))?;
     }
     graph.encode(EncodeOptions::default()).map_err(|e| graph_error(e.into()))
-}
-
-/// Whether an item is an interface of types alone (no functions).
-fn only_types(types: &wac_graph::types::Types, item: ItemKind) -> bool {
-    match item {
-        ItemKind::Instance(id) => types[id].exports.values().all(|e| matches!(e, ItemKind::Type(_))),
-        _ => false,
-    }
 }
 
 fn register(graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>) -> anyhow::Result<(WorldId, NodeId)> {
