@@ -131,7 +131,10 @@ mod tests {
             async move { sql.query(&format!("SELECT count(*) FROM {table}"), vec![]).await.unwrap().rows[0][0].clone() }
         };
         assert_eq!(count("schema_migration").await, Value::Integer(app().versions.len() as i64));
-        assert_eq!(count("todo_host_migration").await, Value::Integer(host_history(Dialect::Sqlite).versions.len() as i64));
+        assert_eq!(
+            count("todo_host_migration").await,
+            Value::Integer(host_history(Dialect::Sqlite).versions.len() as i64)
+        );
         sql.query("SELECT id, tags FROM task", vec![]).await.unwrap();
         sql.query("SELECT seq, event_id FROM outbox", vec![]).await.unwrap();
     }
