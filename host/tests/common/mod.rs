@@ -432,19 +432,26 @@ pub struct Host {
     options: Options,
 }
 
+/// A fresh application directory for `options`: the manifest, the
+/// application's migrations and the files `static-files` mounts.
+pub fn app_dir(options: &Options) -> tempfile::TempDir {
+    build_components();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spin.toml"), manifest(options)).unwrap();
+    std::fs::create_dir_all(dir.path().join("static/assets")).unwrap();
+    std::fs::write(dir.path().join("static/index.html"), "<!doctype html><title>todo</title>").unwrap();
+    std::fs::write(dir.path().join("static/assets/app.js"), "console.log('todo')").unwrap();
+    copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
+    dir
+}
+
 impl Host {
     pub fn start() -> Host {
         Self::start_with(Options::default())
     }
 
     pub fn start_with(options: Options) -> Host {
-        build_components();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("spin.toml"), manifest(&options)).unwrap();
-        std::fs::create_dir_all(dir.path().join("static/assets")).unwrap();
-        std::fs::write(dir.path().join("static/index.html"), "<!doctype html><title>todo</title>").unwrap();
-        std::fs::write(dir.path().join("static/assets/app.js"), "console.log('todo')").unwrap();
-        copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
+        let dir = app_dir(&options);
         // Share compiled components between test hosts: compiling them in a
         // debug build takes seconds, and cache entries are written atomically.
         let shared = repo().join("target/test-compiled");
@@ -674,10 +681,7 @@ impl Drop for Host {
 /// Runs `todo-host up` on the test manifest of `options` and expects it to
 /// refuse to start: returns what it printed on stderr.
 pub fn refused_start(options: &Options) -> String {
-    build_components();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spin.toml"), manifest(options)).unwrap();
-    copy_dir(&repo().join("migrations"), &dir.path().join("migrations"));
+    let dir = app_dir(options);
     let mut child = Command::new(env!("CARGO_BIN_EXE_todo-host"))
         .args(["up", "--listen", "127.0.0.1:0", "-f"])
         .arg(dir.path().join("spin.toml"))
