@@ -458,15 +458,21 @@ impl Host {
         std::fs::create_dir_all(&shared).unwrap();
         std::fs::create_dir_all(dir.path().join(".data")).unwrap();
         std::os::unix::fs::symlink(&shared, dir.path().join(".data/compiled")).unwrap();
+        // As Spin runs the app (`compose`), everything goes through the
+        // adapter onto Spin's SQLite: the distributed backend has no part in it.
+        let distributed = distributed() && !options.compose;
         let (namespace, sql_url) = match &options.cluster {
             Some(c) => (c.namespace.clone(), c.sql_url.clone()),
             None => (
                 format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-                std::env::var("TODO_TEST_POSTGRES_URL").ok().map(|server| fresh_database(&server)),
+                std::env::var("TODO_TEST_POSTGRES_URL")
+                    .ok()
+                    .filter(|_| distributed)
+                    .map(|server| fresh_database(&server)),
             ),
         };
         let sidecar =
-            distributed().then(|| Sidecar::new(format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8])));
+            distributed.then(|| Sidecar::new(format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8])));
         let mut host =
             Host { child: None, base: String::new(), admin_base: None, sql_url, namespace, sidecar, dir, options };
         if let Some(sidecar) = &host.sidecar {
