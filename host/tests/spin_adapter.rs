@@ -88,8 +88,9 @@ async fn a_failed_transaction_through_the_adapter_leaves_neither_row_nor_event()
     assert_eq!(res.status(), 202);
     assert_eq!(count(&db, "SELECT count(*) FROM outbox WHERE event_id = ?1", "after-the-failures"), 1);
 
-    // The guest sees the violation exactly as on the native platform.
-    let native = Host::start();
+    // The guest sees the violation exactly as on the native platform (on
+    // SQLite, as under Spin).
+    let native = Host::start_with(Options { embedded: true, ..Options::default() });
     let (status, native_violation) = fail(&native, "constraint", "failed-on-a-constraint").await;
     assert_eq!(status, 409);
     assert_eq!(violation, native_violation);
@@ -137,7 +138,7 @@ async fn state_through_the_adapter_expires_and_sets_once_as_the_hosts() {
     let db = database(&host);
     assert_eq!(count(&db, "SELECT count(*) FROM todo_state WHERE key = ?1 AND expires_at IS NOT NULL", "short"), 1);
 
-    let (native, _) = state_behaviour(&Host::start()).await;
+    let (native, _) = state_behaviour(&Host::start_with(Options { embedded: true, ..Options::default() })).await;
     assert_eq!(through_adapter, native);
 }
 

@@ -268,6 +268,9 @@ pub struct Options {
     /// Run the platform components composed with the platform adapter
     /// (default: `composed()`).
     pub compose: bool,
+    /// Stay on the embedded backend in the distributed pass too: as Spin
+    /// runs the app (implied by `compose`), or to compare with it.
+    pub embedded: bool,
     /// Give the host the application's migrations (`[application.tool.todo]`).
     pub app_migrations: bool,
 }
@@ -291,6 +294,7 @@ impl Default for Options {
             test_guest_grants: ALL_GRANTS.into(),
             variables: String::new(),
             compose: composed(),
+            embedded: false,
             app_migrations: true,
         }
     }
@@ -460,7 +464,7 @@ impl Host {
         std::os::unix::fs::symlink(&shared, dir.path().join(".data/compiled")).unwrap();
         // As Spin runs the app (`compose`), everything goes through the
         // adapter onto Spin's SQLite: the distributed backend has no part in it.
-        let distributed = distributed() && !options.compose;
+        let distributed = distributed() && !options.compose && !options.embedded;
         let (namespace, sql_url) = match &options.cluster {
             Some(c) => (c.namespace.clone(), c.sql_url.clone()),
             None => (
