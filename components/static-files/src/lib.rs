@@ -66,6 +66,13 @@ fn file(path: &str) -> Response {
     let on_disk = Path::new(ROOT).join(&relative);
     let target = if on_disk.is_file() {
         on_disk
+    } else if on_disk.join(ENTRY).is_file() {
+        // A directory of its own page (`/api/docs/`): its relative links
+        // need the trailing slash.
+        if !path.ends_with('/') {
+            return Response::builder().status(308).header("location", format!("{path}/")).body(Vec::new()).build();
+        }
+        on_disk.join(ENTRY)
     } else if on_disk.is_dir() || !last_segment_has_dot(&relative) {
         Path::new(ROOT).join(ENTRY)
     } else {
