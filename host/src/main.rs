@@ -9,6 +9,10 @@
 //! keeps the components `--component-id` names, `variables` resolves Spin
 //! variables.
 
+/// mimalloc rather than the C library's allocator (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod app;
 mod app_source;

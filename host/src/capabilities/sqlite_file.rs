@@ -13,13 +13,16 @@ use std::{
     time::Duration,
 };
 
+/// How long a connection waits for a lock another process holds.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens a database file in WAL mode. `synchronous = NORMAL` keeps every
 /// committed transaction across a process crash (SIGKILL); only an OS crash
 /// or power loss may lose the last commits. Commits never checkpoint: a
 /// `Checkpointer` does, off the writers' path.
 pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // Components run dozens of distinct statements; the default cache (16)
     // would keep re-preparing them.
     conn.set_prepared_statement_cache_capacity(256);

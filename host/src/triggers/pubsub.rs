@@ -1,7 +1,7 @@
 //! The pub/sub trigger: each `[[trigger.pubsub]]` becomes a subscription
 //! (named after its component) whose deliveries run the handler component.
 
-use crate::capabilities::pubsub::{envelope, Message, Outcome, PubSub, Sink, Subscription};
+use crate::capabilities::pubsub::{envelope, Message, Outcome, PubSub, Resume, Sink, Subscription};
 use crate::manifest::Manifest;
 use crate::metrics;
 use crate::runtime::components::Components;
@@ -68,6 +68,7 @@ pub fn start(manifest: &Manifest, pubsub: &dyn PubSub, components: &Arc<Componen
             initial_backoff: t.initial_backoff(),
             max_backoff: t.max_backoff(),
             per_replica: false,
+            resume: Resume::Saved,
         };
         tracing::info!(topic = %t.topic, component = %t.component, "subscribing");
         let sink = Arc::new(ComponentSink {

@@ -240,6 +240,7 @@ fn message(topic: String, body: &[u8]) -> Result<Message, DeliveryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capabilities::pubsub::Resume;
     use std::time::Duration;
 
     /// Answers from a script, one per delivery, recording the attempts.
@@ -262,6 +263,7 @@ mod tests {
             initial_backoff: Duration::ZERO,
             max_backoff: Duration::ZERO,
             per_replica: false,
+            resume: Resume::Saved,
         }
     }
 

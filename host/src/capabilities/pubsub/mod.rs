@@ -55,6 +55,19 @@ pub struct Subscription {
     /// Every replica gets every event (its own consumer group), rather
     /// than the replicas sharing the events out.
     pub per_replica: bool,
+    pub resume: Resume,
+}
+
+/// Where a subscription's delivery resumes when the process starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// After the last event it acknowledged: the position is saved.
+    Saved,
+    /// At the log's end. The embedded log keeps the position in memory only,
+    /// so acknowledging costs no write: for a consumer that replays what it
+    /// missed from the log itself (the SSE hub). A broker that keeps offsets
+    /// of its own (Dapr) resumes as `Saved`.
+    Live,
 }
 
 /// What follows one delivery.
@@ -192,7 +205,7 @@ impl PubSubCapability {
                     .published
                     .get_or_create(&crate::metrics::Topic { topic: topic.to_owned() })
                     .inc();
-                log.wake();
+                log.wake(topic);
             }
             Delivery::Relayed(relay) => relay.wake(),
         }

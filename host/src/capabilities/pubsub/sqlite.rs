@@ -7,12 +7,13 @@
 //! may share the file (append to it, consume other subscriptions): an idle
 //! subscription notices their appends by polling the log's end.
 
-use super::{Message, Next, PubSub, PubSubError, Sink, Subscription};
+use super::{Message, Next, PubSub, PubSubError, Resume, Sink, Subscription};
 use crate::capabilities::sql::{Sql, SqlError, Value};
 use crate::capabilities::sqlite_file::now_millis;
 use async_trait::async_trait;
 use std::{
-    sync::{Arc, OnceLock},
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 use tokio::sync::watch;
@@ -35,8 +36,8 @@ pub struct SqlitePubSub {
     /// The application's default database, where the outbox lives; writes
     /// (cursors, dead letters) queue for its one writer like any other.
     sql: Arc<dyn Sql>,
-    /// The newest seq known to be in the log; consumers wait on it.
-    appended: watch::Sender<i64>,
+    /// Per topic, what its idle consumers wait on to read the log again.
+    appended: Arc<Appended>,
     /// Started with the first subscription: the poller and the trimmer.
     started: OnceLock<()>,
 }
@@ -45,12 +46,12 @@ impl SqlitePubSub {
     /// The log in `sql`, which must be a SQLite database with the host's
     /// migrations applied.
     pub fn new(sql: Arc<dyn Sql>) -> Self {
-        Self { sql, appended: watch::channel(0).0, started: OnceLock::new() }
+        Self { sql, appended: Arc::default(), started: OnceLock::new() }
     }
 
-    /// Wakes the idle subscriptions: a commit has appended to the log.
-    pub fn wake(&self) {
-        self.appended.send_modify(|_| ());
+    /// Wakes the idle subscriptions of `topic`: a commit has appended to it.
+    pub fn wake(&self, topic: &str) {
+        self.appended.wake(topic);
     }
 
     /// Polls the log's end and trims it, for as long as the process runs.
@@ -59,12 +60,16 @@ impl SqlitePubSub {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(POLL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut known = 0;
             loop {
                 tick.tick().await;
                 match newest(sql.as_ref()).await {
-                    Ok(seq) => {
-                        appended.send_if_modified(|known| std::mem::replace(known, seq.max(*known)) < seq);
+                    // Which topics grew is not known here: all look again.
+                    Ok(seq) if seq > known => {
+                        known = seq;
+                        appended.wake_all();
                     }
+                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reading the end of the event log"),
                 }
             }
@@ -179,13 +184,16 @@ impl PubSub for SqlitePubSub {
             tx.execute(super::outbox::INSERT_ONCE, super::outbox::row(m)).await.map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)?;
-        self.wake();
+        for m in messages {
+            self.wake(&m.topic);
+        }
         Ok(())
     }
 
     fn subscribe(&self, subscription: Subscription, sink: Arc<dyn Sink>) -> Result<(), PubSubError> {
         self.started.get_or_init(|| self.start());
-        let consumer = Consumer { sql: self.sql.clone(), appended: self.appended.subscribe(), subscription, sink };
+        let appended = self.appended.subscribe(&subscription.topic);
+        let consumer = Consumer { sql: self.sql.clone(), appended, subscription, sink, live: None };
         tokio::spawn(consumer.run());
         Ok(())
     }
@@ -195,17 +203,42 @@ impl PubSub for SqlitePubSub {
     }
 }
 
+/// The wake-ups of idle consumers, per topic: a commit wakes only the
+/// consumers of the topics it appended to.
+#[derive(Default)]
+struct Appended(Mutex<HashMap<String, watch::Sender<()>>>);
+
+impl Appended {
+    fn subscribe(&self, topic: &str) -> watch::Receiver<()> {
+        self.0.lock().unwrap().entry(topic.to_owned()).or_insert_with(|| watch::channel(()).0).subscribe()
+    }
+
+    fn wake(&self, topic: &str) {
+        if let Some(appended) = self.0.lock().unwrap().get(topic) {
+            appended.send_replace(());
+        }
+    }
+
+    fn wake_all(&self) {
+        for appended in self.0.lock().unwrap().values() {
+            appended.send_replace(());
+        }
+    }
+}
+
 /// One subscription's delivery loop.
 struct Consumer {
     sql: Arc<dyn Sql>,
-    appended: watch::Receiver<i64>,
+    appended: watch::Receiver<()>,
     subscription: Subscription,
     sink: Arc<dyn Sink>,
+    /// A `Resume::Live` subscription's position (it has no saved cursor).
+    live: Option<i64>,
 }
 
 impl Consumer {
     async fn run(mut self) {
-        while let Err(e) = self.create_cursor().await {
+        while let Err(e) = self.start().await {
             tracing::error!(subscription = %self.subscription.name, error = %e, "creating the cursor");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -226,10 +259,14 @@ impl Consumer {
         }
     }
 
-    /// A new subscription starts at the log's beginning: it gets every
-    /// retained event.
-    async fn create_cursor(&self) -> Result<(), SqlError> {
+    /// A new saved subscription starts at the log's beginning (it gets every
+    /// retained event); a live one at the log's end.
+    async fn start(&mut self) -> Result<(), SqlError> {
         let sub = &self.subscription;
+        if sub.resume == Resume::Live {
+            self.live = Some(newest(self.sql.as_ref()).await?);
+            return Ok(());
+        }
         self.sql
             .execute(
                 "INSERT INTO pubsub_cursor (subscription, topic, position, moved_at) VALUES ($1, $2, 0, $3)
@@ -242,7 +279,7 @@ impl Consumer {
 
     /// The cursor moves once per batch (and with each dead letter): after a
     /// crash at most one batch is redelivered.
-    async fn deliver_batch(&self, batch: Vec<Message>) {
+    async fn deliver_batch(&mut self, batch: Vec<Message>) {
         let mut delivered = None;
         for message in batch {
             let seq = message.position.expect("read from the log");
@@ -263,15 +300,27 @@ impl Consumer {
     /// operator, may move it).
     async fn next_batch(&self) -> Result<Vec<Message>, SqlError> {
         let sub = &self.subscription;
-        let rows = self
-            .sql
-            .query(
-                "SELECT o.seq, o.event_id, o.partition_key, o.event FROM pubsub_cursor c
-                 JOIN outbox o ON o.topic = c.topic AND o.seq > c.position
-                 WHERE c.subscription = $1 ORDER BY o.seq LIMIT $2",
-                vec![Value::Text(sub.name.clone()), Value::Integer(BATCH)],
-            )
-            .await?;
+        let rows = match self.live {
+            Some(position) => {
+                self.sql
+                    .query(
+                        "SELECT seq, event_id, partition_key, event FROM outbox
+                         WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                        vec![Value::Text(sub.topic.clone()), Value::Integer(position), Value::Integer(BATCH)],
+                    )
+                    .await?
+            }
+            None => {
+                self.sql
+                    .query(
+                        "SELECT o.seq, o.event_id, o.partition_key, o.event FROM pubsub_cursor c
+                         JOIN outbox o ON o.topic = c.topic AND o.seq > c.position
+                         WHERE c.subscription = $1 ORDER BY o.seq LIMIT $2",
+                        vec![Value::Text(sub.name.clone()), Value::Integer(BATCH)],
+                    )
+                    .await?
+            }
+        };
         rows.rows
             .into_iter()
             .map(|row| match <[Value; 4]>::try_from(row) {
@@ -309,8 +358,16 @@ impl Consumer {
 
     /// Moves the cursor (and files a dead letter) in one transaction, retrying
     /// until the database takes it: a lost cursor update only means one
-    /// redelivery, but a lost dead letter would lose the event.
-    async fn advance(&self, seq: i64, dead_letter: Option<(Message, String)>) {
+    /// redelivery, but a lost dead letter would lose the event. A live
+    /// subscription moves in memory (its dead letters are still filed; the
+    /// cursor update then finds no row).
+    async fn advance(&mut self, seq: i64, dead_letter: Option<(Message, String)>) {
+        if let Some(position) = &mut self.live {
+            *position = seq;
+            if dead_letter.is_none() {
+                return;
+            }
+        }
         while let Err(e) = self.save(seq, dead_letter.as_ref()).await {
             tracing::error!(subscription = %self.subscription.name, error = %e, "saving the cursor");
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -395,6 +452,7 @@ mod tests {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(1),
             per_replica: false,
+            resume: Resume::Saved,
             max_backoff: Duration::from_millis(4),
         }
     }
@@ -483,6 +541,32 @@ mod tests {
         });
         assert_eq!(*first.seen.lock().unwrap(), vec!["1", "2"]);
         assert_eq!(*second.seen.lock().unwrap(), vec!["3"]);
+    }
+
+    /// A live subscription (the SSE hub's) starts at the log's end and moves
+    /// in memory: it gets only what is appended after it started, and
+    /// delivering to it writes no cursor.
+    #[tokio::test]
+    async fn a_live_subscription_starts_at_the_end_and_saves_no_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let sql = database(&dir.path().join("app.db")).await;
+        let bus = SqlitePubSub::new(sql.clone());
+        bus.publish(&[message("before", "ok")]).await.unwrap();
+        let sink = Arc::new(Recorder::default());
+        bus.subscribe(Subscription { resume: Resume::Live, ..subscription("live") }, sink.clone()).unwrap();
+        // Published until one arrives: the subscription may still be reading
+        // the log's end when the first ones are appended.
+        let mut n = 0;
+        while sink.seen.lock().unwrap().is_empty() {
+            n += 1;
+            bus.publish(&[message(&format!("after{n}"), "ok")]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        until("the rest", || sink.seen.lock().unwrap().last() == Some(&format!("after{n}"))).await;
+        let seen = sink.seen.lock().unwrap().clone();
+        assert!(!seen.contains(&"before".to_owned()), "{seen:?}");
+        let cursors = sql.query("SELECT count(*) FROM pubsub_cursor", vec![]).await.unwrap();
+        assert_eq!(cursors.rows[0][0], Value::Integer(0));
     }
 
     /// Two processes on one file, each consuming a subscription of its own;

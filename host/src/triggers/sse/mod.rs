@@ -9,7 +9,7 @@ mod log;
 pub mod native;
 pub mod stream;
 
-use crate::capabilities::pubsub::{Message, Outcome, PubSub, Sink, Subscription as PubSubSubscription};
+use crate::capabilities::pubsub::{Message, Outcome, PubSub, Resume, Sink, Subscription as PubSubSubscription};
 use crate::capabilities::sql::{Sql, SqlError};
 use crate::manifest::SseTrigger;
 use async_trait::async_trait;
@@ -114,6 +114,9 @@ impl Hub {
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
             per_replica: true,
+            // Streams replay what the hub missed from the log (Last-Event-ID):
+            // on the embedded log, delivery to it writes nothing.
+            resume: Resume::Live,
         };
         pubsub.subscribe(subscription, Arc::new(HubSink(self.clone())))?;
         let StreamLog::Own(log) = self.log.clone() else { return Ok(()) };

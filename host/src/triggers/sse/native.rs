@@ -56,7 +56,11 @@ impl Listener {
                     // stream's head; hyper times the heads it reads itself.
                     let deadline = Instant::now() + HEAD_TIMEOUT;
                     match tokio::time::timeout_at(deadline, is_stream_request(&socket, &route)).await {
-                        Ok(Ok(true)) => serve(server, socket, deadline).await,
+                        Ok(Ok(true)) => {
+                            // Nothing of the peek lives on with the stream.
+                            drop((tx, route));
+                            serve(server, socket, deadline).await
+                        }
                         Ok(Ok(false)) => drop(tx.send((socket, addr)).await),
                         Ok(Err(_)) | Err(_) => {} // gone or silent: drop it
                     }
@@ -106,57 +110,20 @@ async fn is_stream_request(socket: &TcpStream, request_line: &str) -> io::Result
     }
 }
 
-/// Reads the request's head (by `deadline`), opens the stream and writes it
-/// until it ends or the client goes away. The connection then closes.
-async fn serve(server: Arc<HttpServer>, mut socket: TcpStream, deadline: Instant) {
+/// Opens the stream (by `deadline`) and writes it until it ends or the
+/// client goes away. The connection then closes.
+async fn serve(server: Arc<HttpServer>, socket: TcpStream, deadline: Instant) {
     let Some(hub) = &server.hub else { return };
     let _held = hub.native_stream();
-    let mut shutdown = hub.shutdown_signal();
-    let stopping = async move { drop(shutdown.wait_for(|stopping| *stopping).await) };
-    let head = tokio::select! {
-        head = tokio::time::timeout_at(deadline, read_head(&mut socket)) => head,
-        // Shutting down: no stream opens now (the client reconnects later).
-        () = stopping => return,
-    };
-    let head = match head {
-        Ok(Ok(Some(head))) => head,
-        Ok(Ok(None)) => return refuse_too_large(socket).await,
-        _ => return, // gone, or too slow: close
-    };
-    let (query, headers) = match parse_head(&head) {
-        Ok(parsed) => parsed,
-        Err(httparse::Error::TooManyHeaders) => return refuse_too_large(socket).await,
-        Err(_) => {
-            let _ = write_refusal(&mut socket, 400, "bad_request", "malformed request head").await;
-            return;
-        }
-    };
-    drop(head);
-    // Header lines for an allowed other origin (the dashboard under Spin).
-    let cors: String = server
-        .cors
-        .headers(&headers)
-        .iter()
-        .map(|(name, value)| format!("{name}: {}\r\n", value.to_str().unwrap_or_default()))
-        .collect();
-    let mut state = match stream::open(&server, &headers, &query).await {
-        Ok(state) => state,
-        Err((status, code, message)) => {
-            let _ = write_answer(&mut socket, status.as_u16(), &cors, code, message).await;
-            return;
-        }
-    };
-    tracing::debug!("a stream held on a connection of its own");
+    // Boxed, so that what opening holds (the head, its headers, the reads of
+    // the backlog) is freed once the stream is open: a held stream keeps
+    // only the state of the loop below.
+    let Some((mut state, socket, response)) = Box::pin(open(&server, socket, deadline)).await else { return };
     let (mut reader, mut writer) = socket.into_split();
-    let mut response = String::from("HTTP/1.1 200 OK\r\n");
-    for (name, value) in RESPONSE_HEADERS {
-        response.push_str(&format!("{name}: {value}\r\n"));
-    }
-    response.push_str(&cors);
-    response.push_str("transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
     if writer.write_all(response.as_bytes()).await.is_err() {
         return;
     }
+    drop(response);
     let mut byte = [0u8; 1];
     loop {
         let message = tokio::select! {
@@ -172,6 +139,58 @@ async fn serve(server: Arc<HttpServer>, mut socket: TcpStream, deadline: Instant
     }
     let _ = writer.write_all(b"0\r\n\r\n").await;
     let _ = writer.shutdown().await;
+}
+
+/// Reads the request's head (by `deadline`) and opens the stream: its
+/// state, the socket and the response's head to write. None when it was
+/// refused (the refusal written) or the client went away.
+async fn open(
+    server: &HttpServer,
+    mut socket: TcpStream,
+    deadline: Instant,
+) -> Option<(stream::StreamState, TcpStream, String)> {
+    let mut shutdown = server.hub.as_ref()?.shutdown_signal();
+    let stopping = async move { drop(shutdown.wait_for(|stopping| *stopping).await) };
+    let head = tokio::select! {
+        head = tokio::time::timeout_at(deadline, read_head(&mut socket)) => head,
+        // Shutting down: no stream opens now (the client reconnects later).
+        () = stopping => return None,
+    };
+    let head = match head {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) => return refuse_too_large(socket).await,
+        _ => return None, // gone, or too slow: close
+    };
+    let (query, headers) = match parse_head(&head) {
+        Ok(parsed) => parsed,
+        Err(httparse::Error::TooManyHeaders) => return refuse_too_large(socket).await,
+        Err(_) => {
+            let _ = write_refusal(&mut socket, 400, "bad_request", "malformed request head").await;
+            return None;
+        }
+    };
+    // Header lines for an allowed other origin (the dashboard under Spin).
+    let cors: String = server
+        .cors
+        .headers(&headers)
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\r\n", value.to_str().unwrap_or_default()))
+        .collect();
+    let state = match stream::open(server, &headers, &query).await {
+        Ok(state) => state,
+        Err((status, code, message)) => {
+            let _ = write_answer(&mut socket, status.as_u16(), &cors, code, message).await;
+            return None;
+        }
+    };
+    tracing::debug!("a stream held on a connection of its own");
+    let mut response = String::from("HTTP/1.1 200 OK\r\n");
+    for (name, value) in RESPONSE_HEADERS {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str(&cors);
+    response.push_str("transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+    Some((state, socket, response))
 }
 
 /// The request's head, up to the blank line; None when it exceeds
@@ -213,12 +232,14 @@ fn parse_head(head: &[u8]) -> Result<(String, HeaderMap), httparse::Error> {
     Ok((query, headers))
 }
 
-/// Answers an oversized head with 431, then closes without a reset.
-async fn refuse_too_large(mut socket: TcpStream) {
+/// Answers an oversized head with 431, then closes without a reset (None:
+/// no stream opens).
+async fn refuse_too_large<T>(mut socket: TcpStream) -> Option<T> {
     let message = "the request head exceeds the limit";
     if write_refusal(&mut socket, 431, "headers_too_large", message).await.is_ok() {
         linger(socket).await;
     }
+    None
 }
 
 /// A lingering close, after the answer is written (and the socket shut
