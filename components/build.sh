@@ -12,4 +12,5 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 exec cargo build --quiet --release --target wasm32-wasip2 -p "$package" \
     --config profile.release.debug=false --config profile.release.strip=true \
+    --config profile.release.lto=true --config profile.release.codegen-units=1 \
     --manifest-path "$root/Cargo.toml" --target-dir "${WASM_TARGET_DIR:-$root/target/wasm}"

@@ -9,8 +9,9 @@ use super::{Constraint, ConstraintKind, RowSet, Sql, SqlCapability, SqlError, Sq
 use crate::capabilities::wit::sql as wit;
 use std::sync::{
     atomic::{AtomicBool, Ordering},
-    Arc,
+    Arc, Mutex, OnceLock, Weak,
 };
+use std::time::{Duration, Instant};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
 /// What one instance may reach of the `sql` capability.
@@ -41,13 +42,12 @@ pub struct Database {
 /// Something to run once a transaction commits (the outbox wakes its relay).
 pub type AfterCommit = Arc<dyn Fn() + Send + Sync>;
 
-/// A guest's open transaction (the `transaction` resource). A timer rolls
-/// it back at the deadline, so a guest that holds it (looping, sleeping)
+/// A guest's open transaction (the `transaction` resource). `Deadlines`
+/// rolls it back at the deadline, so a guest that holds it (looping, sleeping)
 /// blocks other writers for at most that long.
 pub struct Transaction {
     shared: Arc<Shared>,
     after_commit: Vec<AfterCommit>,
-    expiry: tokio::task::JoinHandle<()>,
 }
 
 struct Shared {
@@ -60,18 +60,8 @@ impl Transaction {
     pub async fn begin(sql: &dyn Sql, capability: &SqlCapability, component: &Arc<str>) -> Result<Self, SqlError> {
         let inner = sql.begin().await?;
         let shared = Arc::new(Shared { inner: tokio::sync::Mutex::new(Some(inner)), expired: AtomicBool::new(false) });
-        let deadline = capability.limits.transaction_deadline;
-        let (timer, component) = (shared.clone(), component.clone());
-        let expiry = tokio::spawn(async move {
-            tokio::time::sleep(deadline).await;
-            let Some(mut tx) = timer.inner.lock().await.take() else { return };
-            timer.expired.store(true, Ordering::Release);
-            tracing::warn!(%component, ?deadline, "rolling back a transaction held past its deadline");
-            if let Err(e) = tx.rollback().await {
-                tracing::error!(%component, error = %e, "rolling back an expired transaction");
-            }
-        });
-        Ok(Self { shared, after_commit: Vec::new(), expiry })
+        capability.deadlines.watch(&shared, capability.limits.transaction_deadline, component);
+        Ok(Self { shared, after_commit: Vec::new() })
     }
 
     /// Runs `f` once this transaction has committed.
@@ -101,7 +91,6 @@ impl Transaction {
 
     pub async fn commit(&mut self) -> Result<(), SqlError> {
         let mut tx = self.shared.inner.lock().await.take().ok_or_else(|| self.closed())?;
-        self.expiry.abort();
         tx.commit().await?;
         for f in self.after_commit.drain(..) {
             f();
@@ -111,7 +100,6 @@ impl Transaction {
 
     pub async fn rollback(&mut self) -> Result<(), SqlError> {
         let mut tx = self.shared.inner.lock().await.take().ok_or_else(|| self.closed())?;
-        self.expiry.abort();
         tx.rollback().await
     }
 }
@@ -120,9 +108,66 @@ impl Drop for Transaction {
     /// Dropped uncommitted (or with its guest trapped): the backend
     /// transaction rolls back as it drops.
     fn drop(&mut self) {
-        self.expiry.abort();
         if let Ok(mut inner) = self.shared.inner.try_lock() {
             inner.take();
+        }
+    }
+}
+
+/// How often the open transactions' deadlines are checked.
+const DEADLINE_TICK: Duration = Duration::from_millis(50);
+
+/// The deadlines of the open transactions, checked by one task (started
+/// with the first transaction) that rolls back those held past theirs,
+/// within `DEADLINE_TICK`. Watching one is a push under a lock: a timer task
+/// per transaction cost a spawn, and often a worker's wake-up, per write.
+#[derive(Default)]
+pub struct Deadlines {
+    open: Arc<Mutex<Vec<Watched>>>,
+    started: OnceLock<()>,
+}
+
+struct Watched {
+    at: Instant,
+    shared: Weak<Shared>,
+    component: Arc<str>,
+}
+
+impl Deadlines {
+    fn watch(&self, shared: &Arc<Shared>, deadline: Duration, component: &Arc<str>) {
+        self.started.get_or_init(|| drop(tokio::spawn(reap(Arc::downgrade(&self.open), deadline))));
+        let watched =
+            Watched { at: Instant::now() + deadline, shared: Arc::downgrade(shared), component: component.clone() };
+        self.open.lock().unwrap().push(watched);
+    }
+}
+
+/// Every tick: forgets the transactions that ended, rolls back those past
+/// their deadline; until the capability is gone.
+async fn reap(open: Weak<Mutex<Vec<Watched>>>, deadline: Duration) {
+    let mut tick = tokio::time::interval(DEADLINE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(open) = open.upgrade() else { return };
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        open.lock().unwrap().retain(|w| match w.shared.upgrade() {
+            Some(shared) if w.at <= now => {
+                expired.push((shared, w.component.clone()));
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        drop(open);
+        for (shared, component) in expired {
+            let Some(mut tx) = shared.inner.lock().await.take() else { continue };
+            shared.expired.store(true, Ordering::Release);
+            tracing::warn!(%component, ?deadline, "rolling back a transaction held past its deadline");
+            if let Err(e) = tx.rollback().await {
+                tracing::error!(%component, error = %e, "rolling back an expired transaction");
+            }
         }
     }
 }

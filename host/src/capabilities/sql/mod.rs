@@ -168,6 +168,7 @@ impl Default for Limits {
 pub struct SqlCapability {
     databases: super::Labelled<dyn Sql>,
     pub limits: Limits,
+    deadlines: host::Deadlines,
 }
 
 impl SqlCapability {
@@ -183,7 +184,7 @@ impl SqlCapability {
                 postgres::PostgresSql::new(url, *pool_size, limits.writer_wait).context("configuring PostgreSQL")?,
             ),
         };
-        Ok(Self { databases: super::Labelled::default_only(sql), limits })
+        Ok(Self { databases: super::Labelled::default_only(sql), limits, deadlines: host::Deadlines::default() })
     }
 
     pub fn database(&self, label: &str) -> Option<&Arc<dyn Sql>> {
