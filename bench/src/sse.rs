@@ -151,7 +151,8 @@ pub async fn fan_out(host: &Host, held: &mut Held, rate: f64, duration: Duration
     let addr = crate::workloads::addr(&host.base);
     let target = addr.clone();
     let users: std::sync::Arc<Vec<usize>> = std::sync::Arc::new(targets);
-    let connections = 16;
+    // Enough that creates slowed by the held streams still make the rate.
+    let connections = 64;
     let request: crate::http1::Request = std::sync::Arc::new(move |worker, n| {
         let k = (n as usize * connections + worker) % users.len();
         crate::workloads::post(&target, "/api/todos", &format!("stream-{}", users[k]), r#"{"title":"fan-out"}"#)

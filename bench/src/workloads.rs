@@ -45,16 +45,16 @@ pub async fn trivial(base: &str, path: &str, connections: usize, duration: Durat
     http1::run(&addr, connections, duration, 200, http1::get(&addr, path, &auth)).await
 }
 
-/// The mean of a histogram in `/metrics`: `<name>_sum / <name>_count` for the
-/// series with `labels`.
-pub async fn metric_mean(host: &Host, name: &str, labels: &str) -> anyhow::Result<Duration> {
+/// A histogram's running sum and count: the mean over a run is the
+/// difference of two readings.
+pub async fn metric_totals(host: &Host, name: &str, labels: &str) -> anyhow::Result<(f64, f64)> {
     let text = reqwest::get(host.url("/metrics")).await?.text().await?;
     let value = |suffix: &str| -> anyhow::Result<f64> {
         let series = format!("{name}_{suffix}{{{labels}}} ");
         let line = text.lines().find(|l| l.starts_with(&series)).ok_or_else(|| anyhow::anyhow!("no {series}"))?;
         Ok(line[series.len()..].trim().parse()?)
     };
-    Ok(Duration::from_secs_f64(value("sum")? / value("count")?))
+    Ok((value("sum")?, value("count")?))
 }
 
 /// Event → handler lag at `rate` events per second for `duration`: each

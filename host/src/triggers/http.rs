@@ -5,6 +5,7 @@
 //! only removes a client's `todo-user-id` (no identity comes from headers)
 //! and sets `todo-request-id`.
 
+use super::driven_body::{detach, DrivenBody, Guest};
 use crate::auth::Auth;
 use crate::manifest::Manifest;
 use crate::runtime::components::Components;
@@ -225,28 +226,47 @@ async fn call(components: &Arc<Components>, id: &str, request: http::Request<Ful
         .and_then(|c| c.http.clone())
         .ok_or_else(|| anyhow::anyhow!("component {id} is not loaded as an HTTP component"))?;
     let mut store = components.store(id)?;
-    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (sender, mut receiver) = tokio::sync::oneshot::channel();
     let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
     let out = store.data_mut().http().new_response_outparam(sender)?;
-    // The guest may keep writing the body after it sends the head, so it
-    // runs in a task of its own that owns the store.
     let id_owned = id.to_owned();
-    let task = tokio::spawn(
+    let mut guest: Guest = Box::pin(
         async move {
             let started = std::time::Instant::now();
-            let proxy = pre.instantiate_async(&mut store).await?;
+            let proxy = pre.instantiate_async(&mut store).await.map_err(anyhow::Error::from)?;
             crate::metrics::instantiated(&id_owned, started);
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
+            let handler = proxy.wasi_http_incoming_handler();
+            handler.call_handle(&mut store, request, out).await.map_err(anyhow::Error::from)
         }
         .in_current_span(),
     );
-    match receiver.await {
-        Ok(Ok(response)) => Ok(response.map(|body| Body::new(body.map_err(|e| anyhow::anyhow!("{e:?}"))))),
-        Ok(Err(code)) => anyhow::bail!("the component answered with error code {code:?}"),
-        Err(_) => match task.await {
-            Ok(Ok(())) => anyhow::bail!("the component returned without sending a response"),
-            Ok(Err(e)) => Err(anyhow::Error::from(e)),
-            Err(e) => Err(e.into()),
+    // The guest runs here until it sends its response head (or returns),
+    // then as the response body is read (`DrivenBody`).
+    let (head, guest) = tokio::select! {
+        biased;
+        head = &mut receiver => (head.ok(), Some(guest)),
+        result = guest.as_mut() => {
+            result?;
+            (receiver.try_recv().ok(), None)
+        }
+    };
+    match head {
+        Some(Ok(response)) => {
+            Ok(response.map(|body| Body::new(DrivenBody::new(body.map_err(|e| anyhow::anyhow!("{e:?}")), guest, id))))
+        }
+        Some(Err(code)) => {
+            if let Some(guest) = guest {
+                detach(guest, id.to_owned());
+            }
+            anyhow::bail!("the component answered with error code {code:?}")
+        }
+        // The response outparam went without a response: the guest returned
+        // (or is returning) without answering.
+        None => match guest {
+            Some(guest) => {
+                guest.await.and_then(|()| anyhow::bail!("the component returned without sending a response"))
+            }
+            None => anyhow::bail!("the component returned without sending a response"),
         },
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod cors;
 pub mod dapr;
+mod driven_body;
 mod head_deadline;
 pub mod http;
 pub mod pubsub;

@@ -98,7 +98,7 @@ fn unavailable(e: SqlError) -> PubSubError {
 
 /// The newest seq in the log (0 when empty).
 async fn newest(sql: &dyn Sql) -> Result<i64, SqlError> {
-    let rows = sql.query("SELECT coalesce(max(seq), 0) FROM outbox", vec![]).await?;
+    let rows = sql.query_short("SELECT coalesce(max(seq), 0) FROM outbox", vec![]).await?;
     Ok(match rows.rows.first().and_then(|r| r.first()) {
         Some(Value::Integer(seq)) => *seq,
         _ => 0,
@@ -303,7 +303,7 @@ impl Consumer {
         let rows = match self.live {
             Some(position) => {
                 self.sql
-                    .query(
+                    .query_short(
                         "SELECT seq, event_id, partition_key, event FROM outbox
                          WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                         vec![Value::Text(sub.topic.clone()), Value::Integer(position), Value::Integer(BATCH)],
@@ -312,7 +312,7 @@ impl Consumer {
             }
             None => {
                 self.sql
-                    .query(
+                    .query_short(
                         "SELECT o.seq, o.event_id, o.partition_key, o.event FROM pubsub_cursor c
                          JOIN outbox o ON o.topic = c.topic AND o.seq > c.position
                          WHERE c.subscription = $1 ORDER BY o.seq LIMIT $2",

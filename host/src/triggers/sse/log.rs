@@ -223,7 +223,8 @@ impl OutboxLog {
             Value::Integer(seq),
             Value::Integer(limit),
         ];
-        let statement = if self.user_attribute == "partitionkey" {
+        let indexed = self.user_attribute == "partitionkey";
+        let statement = if indexed {
             "SELECT seq, event FROM outbox WHERE topic = $1 AND partition_key = $2 AND seq > $3 ORDER BY seq LIMIT $4"
         } else {
             // The attribute's name as a quoted JSON path key.
@@ -231,7 +232,12 @@ impl OutboxLog {
             "SELECT seq, event FROM outbox WHERE topic = $1 AND seq > $3 AND json_extract(event, $5) = $2
              ORDER BY seq LIMIT $4"
         };
-        let rows = self.sql.query(statement, params).await?;
+        // Only the partition key has an index: a read by another attribute scans.
+        let rows = if indexed {
+            self.sql.query_short(statement, params).await?
+        } else {
+            self.sql.query(statement, params).await?
+        };
         let mut entries = Vec::with_capacity(rows.rows.len());
         for row in rows.rows {
             let Ok([Value::Integer(seq), Value::Text(event)]) = <[Value; 2]>::try_from(row) else {
@@ -249,7 +255,7 @@ impl OutboxLog {
     async fn oldest(&self) -> Result<Option<i64>, SqlError> {
         let rows = self
             .sql
-            .query("SELECT min(seq) FROM outbox WHERE topic = $1", vec![Value::Text(self.topic.clone())])
+            .query_short("SELECT min(seq) FROM outbox WHERE topic = $1", vec![Value::Text(self.topic.clone())])
             .await?;
         Ok(match rows.rows.first().and_then(|r| r.first()) {
             Some(Value::Integer(seq)) => Some(*seq),
@@ -258,7 +264,7 @@ impl OutboxLog {
     }
 
     async fn newest(&self) -> Result<i64, SqlError> {
-        let rows = self.sql.query("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", vec![]).await?;
+        let rows = self.sql.query_short("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", vec![]).await?;
         Ok(match rows.rows.first().and_then(|r| r.first()) {
             Some(Value::Integer(seq)) => *seq,
             _ => 0,
