@@ -66,6 +66,19 @@ async fn timed_writes(host: &Host, reader: &Host, writes: usize) -> anyhow::Resu
     });
 
     let http = client(user);
+    // Untimed writes until one arrives: another replica's subscription may
+    // still be joining its consumer group (Kafka skips what was published
+    // before it joined).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        anyhow::ensure!(Instant::now() < deadline, "no event reached the stream within 60 s");
+        http.post(host.url("/api/todos")).json(&serde_json::json!({ "title": "warm-up" })).send().await?;
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(1), arrivals.recv()).await {
+            break;
+        }
+    }
+    // Drain the other warm-up events.
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), arrivals.recv()).await {}
     let (mut from_request, mut from_commit) = (Vec::with_capacity(writes), Vec::with_capacity(writes));
     for n in 0..writes {
         let sent = Instant::now();
