@@ -239,7 +239,7 @@ struct Consumer {
 impl Consumer {
     async fn run(mut self) {
         while let Err(e) = self.start().await {
-            tracing::error!(subscription = %self.subscription.name, error = %e, "creating the cursor");
+            tracing::error!(subscription = %self.subscription.name, error = %e, "starting the subscription");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         loop {
@@ -300,27 +300,20 @@ impl Consumer {
     /// operator, may move it).
     async fn next_batch(&self) -> Result<Vec<Message>, SqlError> {
         let sub = &self.subscription;
-        let rows = match self.live {
-            Some(position) => {
-                self.sql
-                    .query_short(
-                        "SELECT seq, event_id, partition_key, event FROM outbox
-                         WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                        vec![Value::Text(sub.topic.clone()), Value::Integer(position), Value::Integer(BATCH)],
-                    )
-                    .await?
-            }
-            None => {
-                self.sql
-                    .query_short(
-                        "SELECT o.seq, o.event_id, o.partition_key, o.event FROM pubsub_cursor c
-                         JOIN outbox o ON o.topic = c.topic AND o.seq > c.position
-                         WHERE c.subscription = $1 ORDER BY o.seq LIMIT $2",
-                        vec![Value::Text(sub.name.clone()), Value::Integer(BATCH)],
-                    )
-                    .await?
-            }
+        let (statement, params) = match self.live {
+            Some(position) => (
+                "SELECT seq, event_id, partition_key, event FROM outbox
+                 WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                vec![Value::Text(sub.topic.clone()), Value::Integer(position), Value::Integer(BATCH)],
+            ),
+            None => (
+                "SELECT o.seq, o.event_id, o.partition_key, o.event FROM pubsub_cursor c
+                 JOIN outbox o ON o.topic = c.topic AND o.seq > c.position
+                 WHERE c.subscription = $1 ORDER BY o.seq LIMIT $2",
+                vec![Value::Text(sub.name.clone()), Value::Integer(BATCH)],
+            ),
         };
+        let rows = self.sql.query_short(statement, params).await?;
         rows.rows
             .into_iter()
             .map(|row| match <[Value; 4]>::try_from(row) {

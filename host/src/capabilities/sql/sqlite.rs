@@ -109,7 +109,7 @@ impl Sql for SqliteSql {
         let guard = match begin_now(&guard) {
             Ok(()) => guard,
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
-                blocking(move || guard.execute_batch("BEGIN IMMEDIATE").map(|_| guard))
+                blocking(move || run_cached(&guard, "BEGIN IMMEDIATE").map(|()| guard))
                     .await
                     .map_err(|e| map_err_plain(&e))?
             }
@@ -136,9 +136,7 @@ impl SqliteTransaction {
 
     fn finish(&mut self, sql: &'static str) -> Result<(), SqlError> {
         let conn = self.conn.take().ok_or(SqlError::TransactionClosed)?;
-        // Prepared once per connection: parsing it is most of its cost.
-        let finished = conn.prepare_cached(sql).and_then(|mut statement| statement.raw_execute());
-        finished.map(drop).map_err(|e| {
+        run_cached(&conn, sql).map_err(|e| {
             // A failed COMMIT leaves the transaction open: end it so the
             // writer connection goes back clean.
             let error = map_err(&conn, e);
@@ -187,9 +185,15 @@ impl Drop for SqliteTransaction {
 /// process holds the write lock.
 fn begin_now(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::ZERO)?;
-    let begun = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut begin| begin.raw_execute());
+    let begun = run_cached(conn, "BEGIN IMMEDIATE");
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    begun.map(drop)
+    begun
+}
+
+/// Runs a statement without parameters or rows (BEGIN, COMMIT, ROLLBACK),
+/// prepared once per connection: parsing it is most of its cost.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(drop)
 }
 
 fn execute(conn: &Connection, statement: &str, params: &[Value]) -> Result<u64, SqlError> {
